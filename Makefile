@@ -1,0 +1,34 @@
+# Two commands for a new user: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DIR := demo_images
+DEMO_DB  := demo.duckdb
+
+.PHONY: demo test test-fast install bench clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: set up, make demo images from shipped photographs, extract, score with dbt, show results
+demo: $(STAMP)
+	rm -rf $(DEMO_DIR)
+	$(BIN)/image-quality demo-data $(DEMO_DIR) --n 24
+	IMAGE_QUALITY_DB=$(DEMO_DB) $(BIN)/image-quality extract $(DEMO_DIR)
+	IMAGE_QUALITY_DB=$(DEMO_DB) $(BIN)/image-quality runs
+
+## test: the whole suite (fast and slow tests)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_DB) target logs .pytest_cache
