@@ -1,0 +1,179 @@
+"""From file bytes to the one decoded image every metric family measures.
+
+Resolution policy
+-----------------
+A metric must mean the same for a photo at 800x600 and at 4032x3024, so every
+family measures an *analysis image*, not the stored pixels:
+
+* ``ANALYSIS_LONG_SIDE = 1024``: an image whose longer side exceeds 1024 px is
+  reduced, with area averaging, so that its longer side is exactly 1024 px (the
+  shorter side is rounded to the nearest pixel, at least 1). Blur is then judged
+  as a viewer sees the photo at screen size, whatever the camera's pixel count.
+* JPEGs are decoded straight to a reduced size when they are at least twice the
+  analysis size (libjpeg's DCT scaling by 1/2, 1/4 or 1/8, the largest factor
+  that keeps the longer side >= 1024), then area-averaged to 1024. Other formats
+  are decoded in full, then area-averaged.
+* Smaller images are never upscaled: they are measured at their own size, and
+  ``analysis_width``/``analysis_height`` in ``raw.image_properties`` say so.
+
+Colour: the decoder yields 8-bit BGR (16-bit samples are scaled to 8 bits,
+alpha is dropped, palettes are expanded, CMYK is converted, the first frame of
+an animation is used, EXIF orientation is applied); grey is
+``cv2.cvtColor(bgr, COLOR_BGR2GRAY)`` (ITU-R BT.601 luma: 0.299 R + 0.587 G +
+0.114 B), exactly as the seed's scripts compute it.
+
+Decompression bombs: the header is read first (Pillow reads headers without
+decoding pixels) and an image above ``MAX_PIXELS`` is refused before any pixel
+buffer is allocated.
+
+Changing any constant here changes every family's definition: bump them all.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+ANALYSIS_LONG_SIDE = 1024
+MAX_PIXELS = 100_000_000  # 100 megapixels: above any phone camera, far below a bomb
+JPEG_FORMATS = frozenset({"jpeg", "mpo"})
+
+# EXIF orientations 5 to 8 rotate by 90 degrees: displayed width and height swap.
+_EXIF_ORIENTATION_TAG = 0x0112
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+
+
+class ImageError(Exception):
+    """The bytes cannot be measured; ``kind`` is a short, stable error class."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the file says about itself, read without decoding pixels."""
+
+    format: str        # lower-case Pillow format name: jpeg, png, webp, bmp, tiff, ...
+    width: int         # as displayed (after EXIF orientation)
+    height: int
+    colour_mode: str   # Pillow mode: L, LA, RGB, RGBA, P, CMYK, I;16, 1, ...
+    channels: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class AnalysisImage:
+    """One image at the analysis resolution: what every metric family measures."""
+
+    header: ImageHeader
+    bgr: np.ndarray    # uint8, H x W x 3
+
+    @cached_property
+    def grey(self) -> np.ndarray:
+        import cv2
+
+        return cv2.cvtColor(self.bgr, cv2.COLOR_BGR2GRAY)
+
+    @property
+    def width(self) -> int:
+        return int(self.bgr.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.bgr.shape[0])
+
+
+def read_header(data: bytes) -> ImageHeader:
+    """Parse the image header; raises ImageError for non-images and bombs."""
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = None  # our own limit below applies, with our own message
+    if not data:
+        raise ImageError("empty_file", "the file is empty (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = (img.format or "unknown").lower()
+            width, height = img.size
+            mode = img.mode
+            channels = len(img.getbands())
+            frames = int(getattr(img, "n_frames", 1) or 1)
+            orientation = _exif_orientation(img)
+    except UnidentifiedImageError:
+        raise ImageError("not_an_image", "the bytes are not an image format we can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError("bad_header", f"the image header cannot be read: {exc}") from None
+    if width <= 0 or height <= 0:
+        raise ImageError("bad_header", f"the header claims an empty image ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            "too_many_pixels",
+            f"the header claims {width}x{height} = {width * height:,} pixels, above the limit of "
+            f"{MAX_PIXELS:,}; refused without decoding")
+    if orientation in _SWAPPING_ORIENTATIONS:
+        width, height = height, width
+    return ImageHeader(fmt, width, height, mode, channels, frames)
+
+
+def _exif_orientation(img) -> int:
+    try:
+        return int(img.getexif().get(_EXIF_ORIENTATION_TAG, 1))
+    except Exception:  # a broken EXIF block must not fail the image
+        return 1
+
+
+def jpeg_reduction(long_side: int, target: int = ANALYSIS_LONG_SIDE) -> int:
+    """The largest libjpeg scale denominator (1, 2, 4, 8) that keeps long_side / d >= target."""
+    for denominator in (8, 4, 2):
+        if long_side // denominator >= target:
+            return denominator
+    return 1
+
+
+def analysis_size(width: int, height: int, target: int = ANALYSIS_LONG_SIDE) -> tuple[int, int]:
+    """(width, height) of the analysis image for a displayed size; never larger than the input."""
+    long_side = max(width, height)
+    if long_side <= target:
+        return width, height
+    scale = target / long_side
+    if width >= height:
+        return target, max(1, round(height * scale))
+    return max(1, round(width * scale)), target
+
+
+def _jpeg_is_truncated(data: bytes) -> bool:
+    # libjpeg pads a truncated scan with grey and only warns; a complete file has
+    # an end-of-image marker after its last start-of-scan marker (0xFF is stuffed
+    # inside entropy-coded data, so these byte pairs are real markers).
+    return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+
+
+def decode(data: bytes) -> AnalysisImage:
+    """Decode the bytes once, at the analysis resolution (see the module's policy)."""
+    import cv2
+
+    header = read_header(data)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    flags = cv2.IMREAD_COLOR
+    if header.format in JPEG_FORMATS:
+        if _jpeg_is_truncated(data):
+            raise ImageError("truncated", "the JPEG ends before its last scan is complete")
+        flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
+                 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[
+            jpeg_reduction(max(header.width, header.height))]
+    try:
+        bgr = cv2.imdecode(buffer, flags)
+    except cv2.error as exc:
+        raise ImageError("decode_failed", f"the decoder failed: {str(exc).strip().splitlines()[-1]}") from None
+    if bgr is None or bgr.size == 0:
+        raise ImageError("decode_failed", f"the {header.format} decoder could not read the pixels")
+    if bgr.ndim == 2:
+        bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+    target = analysis_size(bgr.shape[1], bgr.shape[0])
+    if target != (bgr.shape[1], bgr.shape[0]):
+        bgr = cv2.resize(bgr, target, interpolation=cv2.INTER_AREA)
+    return AnalysisImage(header=header, bgr=np.ascontiguousarray(bgr))

@@ -1,0 +1,84 @@
+"""Shared fixtures: real photographs, real image folders, real DuckDB files, the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import duckdb
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def photographs() -> dict[str, np.ndarray]:
+    """Real photographs that ship with our dependencies, as BGR uint8."""
+    from image_quality.demo_data import source_photographs
+
+    return dict(source_photographs())
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, np.ndarray]:
+    found = photographs()
+    assert {"china", "flower"} <= set(found), "scikit-learn's sample photographs are missing"
+    return found
+
+
+def write_jpeg(path: Path, image: np.ndarray, quality: int = 92) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    path.write_bytes(encoded.tobytes())
+    return path
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+    path.write_bytes(encoded.tobytes())
+    return path
+
+
+@pytest.fixture
+def image_folder(tmp_path, photos) -> Path:
+    """A folder of eight distinct JPEGs cut from real photographs, two levels deep."""
+    folder = tmp_path / "images"
+    names = sorted(photos)[:4]
+    for i, name in enumerate(names):
+        img = photos[name]
+        h, w = img.shape[:2]
+        write_jpeg(folder / f"{name}_left.jpg", img[:, : w * 2 // 3])
+        write_jpeg(folder / "nested" / f"{name}_top.JPG", img[: h * 2 // 3, :])
+    return folder
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+    """The real console entry point in a subprocess."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "image_quality.cli", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=timeout)
+
+
+def query(db: Path | str, sql: str, params=None) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def last_run(db) -> dict:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cur = con.execute("select * from raw.load_runs order by run_id desc limit 1")
+        names = [d[0] for d in cur.description]
+        return dict(zip(names, cur.fetchone()))
+    finally:
+        con.close()
