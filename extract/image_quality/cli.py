@@ -1,0 +1,206 @@
+"""The ``image-quality`` command: extract, runs, run, demo-data, train.
+
+Heavy modules (duckdb, cv2, sklearn) are imported inside the commands, so
+``--help`` answers at once. A run that cannot start prints one line saying why
+and exits 1; per-file problems do not fail a run (they are counted and stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import __version__
+
+PROG = "image-quality"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except _ExpectedFailure as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+class _ExpectedFailure(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Find blurry and moire images: load image metrics into DuckDB, score them with dbt.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add_db(p):
+        p.add_argument("--db", metavar="PATH",
+                       help="DuckDB file (default: $IMAGE_QUALITY_DB, else warehouse.duckdb here)")
+
+    def add_extract_options(p):
+        add_db(p)
+        p.add_argument("--workers", type=_positive_int, metavar="N",
+                       help=f"worker processes (default: CPU count, {os.cpu_count()})")
+        p.add_argument("--verify", action="store_true",
+                       help="re-read and re-hash every file instead of trusting size and mtime")
+        p.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="how long to wait for another process using the database (default 60)")
+        p.add_argument("--batch-files", type=_positive_int, default=500, metavar="N",
+                       help="results committed per transaction (default 500; a killed run keeps whole batches)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+
+    p = sub.add_parser("extract", help="measure new and changed images under SOURCE folders into the warehouse")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="folder (or image file) to scan")
+    add_extract_options(p)
+    p.set_defaults(handler=_cmd_extract)
+
+    p = sub.add_parser("runs", help="list load runs, newest first")
+    add_db(p)
+    p.add_argument("--limit", type=_positive_int, default=20, metavar="N")
+    p.set_defaults(handler=_cmd_runs)
+
+    p = sub.add_parser("run", help="extract, then score with `dbt build`")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    add_extract_options(p)
+    p.add_argument("--project-dir", metavar="DIR",
+                   help="the dbt project (default: this folder if it has dbt_project.yml, else the repository's)")
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("demo-data", help="write a labelled demo set (sharp / blurry / moire) from shipped photographs")
+    p.add_argument("out", metavar="OUT", help="folder to write images and labels.csv into")
+    p.add_argument("--n", type=_positive_int, default=24, metavar="N", help="images to write (default 24)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.set_defaults(handler=_cmd_demo_data)
+
+    p = sub.add_parser("train", help="fit the Gaussian Naive Bayes model on labelled images and write the dbt seed")
+    p.add_argument("--labels", required=True, metavar="LABELS.csv", help="CSV with columns path,label")
+    add_db(p)
+    p.add_argument("--seed-csv", default="seeds/gaussian_nb_params.csv", metavar="PATH",
+                   help="where to write the exported model (default seeds/gaussian_nb_params.csv)")
+    p.set_defaults(handler=_cmd_train)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _extract(args) -> "object":
+    from . import warehouse
+    from .discovery import SourceError
+    from .loader import extract
+    from .progress import FileProgress, wants_progress
+
+    db_path = warehouse.resolve_db_path(args.db)
+    progress = FileProgress(wants_progress(args.quiet))
+    try:
+        summary = extract(args.sources, db_path=db_path, workers=args.workers, verify=args.verify,
+                          lock_timeout_s=args.lock_timeout, batch_files=args.batch_files,
+                          progress=progress)
+    except (SourceError, warehouse.WarehouseLockedError, warehouse.WarehouseOpenError) as exc:
+        raise _ExpectedFailure(str(exc)) from None
+    finally:
+        progress.close()
+    if not args.quiet:
+        for run_id in summary.failed_runs_marked:
+            print(f"run {run_id} had been interrupted; marked failed", file=sys.stderr)
+        print("\n".join(summary.lines()))
+    return summary
+
+
+def _cmd_extract(args) -> int:
+    _extract(args)
+    return 0
+
+
+def _cmd_runs(args) -> int:
+    from . import warehouse
+
+    db_path = warehouse.resolve_db_path(args.db)
+    try:
+        con = warehouse.connect(db_path, read_only=True, lock_timeout_s=10)
+    except (warehouse.WarehouseLockedError, warehouse.WarehouseOpenError) as exc:
+        raise _ExpectedFailure(str(exc)) from None
+    try:
+        rows = warehouse.list_runs(con, args.limit)
+    except Exception as exc:
+        raise _ExpectedFailure(f"{db_path} holds no load runs ({str(exc).splitlines()[0]})") from None
+    finally:
+        con.close()
+    header = ("run", "status", "started", "secs", "scanned", "unchanged", "added", "changed",
+              "removed", "new", "failed", "sources")
+    table = [header]
+    for (run_id, status, started, finished, scanned, unchanged, added, changed, removed, new, failed,
+         _read, _decoded, sources, _tool, _message) in rows:
+        secs = f"{(finished - started).total_seconds():.1f}" if finished else "-"
+        table.append((str(run_id), status, started.strftime("%Y-%m-%d %H:%M:%S"), secs,
+                      *(str(v if v is not None else "-") for v in (scanned, unchanged, added, changed,
+                                                                   removed, new, failed)), sources))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
+def _cmd_run(args) -> int:
+    summary = _extract(args)
+    project_dir = _dbt_project_dir(args.project_dir)
+    env = dict(os.environ, IMAGE_QUALITY_DB=os.path.abspath(summary.db_path))
+    # The loader's connection is closed by now: dbt is the only writer.
+    command = [sys.executable, "-m", "dbt.cli.main", "build", "--project-dir", str(project_dir),
+               "--profiles-dir", str(project_dir)]
+    if args.quiet:
+        command.append("--quiet")
+    completed = subprocess.run(command, env=env, cwd=project_dir)
+    if completed.returncode != 0:
+        raise _ExpectedFailure(f"dbt build failed (exit {completed.returncode}); see its output above")
+    return 0
+
+
+def _dbt_project_dir(explicit: str | None) -> Path:
+    candidates = [Path(explicit)] if explicit else [Path.cwd(), Path(__file__).resolve().parents[2]]
+    for candidate in candidates:
+        if (candidate / "dbt_project.yml").is_file():
+            return candidate.resolve()
+    raise _ExpectedFailure(
+        "no dbt project found (looked for dbt_project.yml in " + ", ".join(map(str, candidates))
+        + "); pass --project-dir")
+
+
+def _cmd_demo_data(args) -> int:
+    from .demo_data import write_demo_set
+
+    labels = write_demo_set(args.out, n=args.n, seed=args.seed)
+    print(f"wrote {labels.parent} ({args.n} images, labels in {labels})")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from . import warehouse
+    from .training import train_model
+
+    db_path = warehouse.resolve_db_path(args.db)
+    if not os.path.isfile(args.labels):
+        raise _ExpectedFailure(f"labels file {args.labels} does not exist")
+    report = train_model(db_path, args.labels, args.seed_csv)
+    for key, value in report.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

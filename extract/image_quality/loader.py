@@ -1,0 +1,269 @@
+"""One load run: walk the sources, read only what changed, measure only new content.
+
+A run goes through four steps, each committed in its own transactions:
+
+1. **discover**: walk the sources into a temporary table and compare it with the
+   stat cache (path, size, mtime_ns): a file whose stat and open history
+   interval agree with the cache is unchanged and is not read (``--verify``
+   reads and hashes everything).
+2. **read**: every other file is read once and hashed; if its content is not
+   known yet, the same bytes are decoded once and every metric family computed.
+   Files whose size another file of the batch shares may be copies of one
+   another: they are only hashed here, so identical bytes are decoded once.
+3. **complete**: any content a present path holds that still lacks a family at
+   its current version (a version bump, a copy hashed in step 2, a run that
+   died) is read from one of its paths and that family alone computed.
+4. **close**: paths under the sources that were not found are closed in the
+   history (never deleted), and the run is marked succeeded.
+
+Results are written in batches, one transaction each: a run killed at any
+instant leaves whole batches only, and the next run starts where it stopped
+(the dead run is marked failed when the next one starts).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from . import __version__, warehouse
+from .discovery import FoundFile, Walk, check_sources, walk_sources
+from .measuring import FileResult, FileTask
+from .metrics import all_families, families_by_name
+
+DISCOVERY_BATCH = 10_000   # files per insert into the discovered table
+WRITE_BATCH_FILES = 500    # results per committed batch ...
+WRITE_BATCH_SECONDS = 5.0  # ... or per this many seconds, whichever comes first
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    db_path: str
+    counts: warehouse.RunCounts
+    seconds: float
+    failed_runs_marked: list[int] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        c = self.counts
+        return [
+            f"run {self.run_id} succeeded in {self.seconds:.1f} s -> {self.db_path}",
+            f"  files scanned {c.files_scanned}, unchanged {c.files_unchanged}, read {c.files_read}, "
+            f"decoded {c.images_decoded}",
+            f"  paths added {c.paths_added}, changed {c.paths_changed}, removed {c.paths_removed}; "
+            f"new content {c.content_new}; failed {c.files_failed}"
+            + (" (see raw.extract_errors)" if c.files_failed else ""),
+        ]
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+class NoProgress:
+    """The progress interface the loader reports to (see progress.FileProgress)."""
+
+    def add_total(self, n: int) -> None: ...
+    def update(self, n: int = 1) -> None: ...
+
+
+def extract(sources: list[str], *, db_path: str, workers: int | None = None, verify: bool = False,
+            lock_timeout_s: float = warehouse.DEFAULT_LOCK_TIMEOUT_S,
+            batch_files: int = WRITE_BATCH_FILES, progress=None) -> RunSummary:
+    """Run one load run; raises SourceError / warehouse errors when it cannot start."""
+    started = time.monotonic()
+    roots = check_sources(sources)
+    families = all_families()
+    con = warehouse.connect(db_path, lock_timeout_s=lock_timeout_s)
+    try:
+        warehouse.ensure_schema(con, families)
+        dead = warehouse.fail_dead_runs(con)
+        run_id = warehouse.start_run(con, roots, __version__)
+        run = _LoadRun(con, run_id, families, workers or default_workers(), batch_files,
+                       progress or NoProgress())
+        try:
+            run.execute(roots, verify)
+        except BaseException as exc:
+            _mark_failed(con, run_id, exc)
+            raise
+        return RunSummary(run_id, db_path, run.counts, time.monotonic() - started, dead)
+    finally:
+        con.close()
+
+
+def _mark_failed(con, run_id: int, exc: BaseException) -> None:
+    try:
+        con.execute("rollback")
+    except Exception:
+        pass
+    try:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        warehouse.finish_run(con, run_id, "failed", reason[:2000])
+    except Exception:
+        pass  # the next run marks it failed
+
+
+class _LoadRun:
+    def __init__(self, con, run_id, families, workers, batch_files, progress):
+        self.con = con
+        self.run_id = run_id
+        self.families = families
+        self.workers = workers
+        self.batch_files = batch_files
+        self.progress = progress
+        self.counts = warehouse.RunCounts()
+        self._pending: list[FileResult] = []
+        self._source_root: dict[str, str] = {}
+        self._last_flush = time.monotonic()
+
+    # -- the four steps --------------------------------------------------------------
+
+    def execute(self, roots: list[str], verify: bool) -> None:
+        warehouse.register_families(self.con, self.families, self.run_id)
+        walk = self._discover(roots)
+        self._read_changed(verify)
+        self._complete_content()
+        self.con.execute("begin")
+        self.counts.paths_removed = warehouse.close_removed_paths(
+            self.con, self.run_id, roots, walk.unreadable_folders)
+        warehouse.update_run_counts(self.con, self.run_id, self.counts)
+        warehouse.finish_run(self.con, self.run_id, "succeeded")
+        self.con.execute("commit")
+
+    def _discover(self, roots: list[str]) -> Walk:
+        walk = Walk()
+        warehouse.create_discovered(self.con)
+        for batch in _batched(walk_sources(roots, walk), DISCOVERY_BATCH):
+            warehouse.append_discovered(self.con, _discovered_table(batch))
+        if walk.problems:
+            warehouse.record_errors_now(
+                self.con, self.run_id, ((p.path, "discover", p.kind, p.message) for p in walk.problems))
+            self.counts.files_failed += sum(p.kind != "unreadable_folder" for p in walk.problems)
+        self.counts.files_scanned = warehouse.count_discovered(self.con)
+        return walk
+
+    def _read_changed(self, verify: bool) -> None:
+        to_read = warehouse.count_paths_to_read(self.con, verify)
+        self.counts.files_unchanged = self.counts.files_scanned - to_read
+        if not to_read:
+            return
+        self.progress.add_total(to_read)
+        self._run_tasks(self._read_tasks(verify))
+
+    def _read_tasks(self, verify: bool) -> Iterator[FileTask]:
+        for rows in warehouse.iter_paths_to_read(self.con, verify):
+            for path, source_root, _size, _mtime, _cached_hash, size_shared in rows:
+                self._source_root[path] = source_root
+                yield FileTask(path, hash_only=bool(size_shared))
+
+    def _complete_content(self) -> None:
+        tasks = []
+        for rows in warehouse.iter_stale_content(self.con, self.families):
+            for content_hash, path, source_root, family_names in rows:
+                self._source_root[path] = source_root
+                tasks.append(FileTask(path, families=tuple(family_names), expected_hash=content_hash))
+        if tasks:
+            self.progress.add_total(len(tasks))
+            self._run_tasks(tasks)
+
+    # -- running and writing ------------------------------------------------------------
+
+    def _run_tasks(self, tasks: Iterable[FileTask]) -> None:
+        from .parallel import MeasuringPool
+
+        prefixes = warehouse.known_hash_prefixes(self.con, self.families)
+        with MeasuringPool(self.workers, prefixes) as pool:
+            for result in pool.run(tasks):
+                self._pending.append(result)
+                self.progress.update(1)
+                if (len(self._pending) >= self.batch_files
+                        or time.monotonic() - self._last_flush >= WRITE_BATCH_SECONDS):
+                    self._flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        results, self._pending = self._pending, []
+        self._last_flush = time.monotonic()
+        if not results:
+            return
+        import pyarrow as pa
+
+        by_name = families_by_name()
+        family_rows = {family: [] for family in self.families}
+        observed, errors = [], []
+        for r in results:
+            self.counts.files_read += r.content_hash is not None
+            self.counts.images_decoded += r.decoded
+            if r.content_hash is not None:
+                observed.append({"path": r.path, "source_root": self._source_root.pop(r.path),
+                                 "content_hash": r.content_hash, "size_bytes": r.size_bytes,
+                                 "mtime_ns": r.mtime_ns})
+            else:
+                self._source_root.pop(r.path, None)
+            for name, values in r.rows.items():
+                family_rows[by_name[name]].append(
+                    {"content_hash": r.content_hash, "metric_version": by_name[name].version,
+                     "computed_run": self.run_id, **values})
+            if r.errors:
+                self.counts.files_failed += 1
+            for e in r.errors:
+                errors.append({"path": r.path, "content_hash": r.content_hash, "stage": e.stage,
+                               "family": e.family, "family_version": e.family_version,
+                               "error_kind": e.error_kind, "message": e.message})
+        warehouse.write_batch(
+            self.con, run_id=self.run_id,
+            family_rows={f: _family_table(f, rows) for f, rows in family_rows.items()},
+            observed=pa.Table.from_pylist(observed, schema=_OBSERVED_SCHEMA()),
+            errors=pa.Table.from_pylist(errors, schema=_ERROR_SCHEMA()),
+            counts=self.counts)
+
+
+def _batched(items: Iterable, n: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _discovered_table(batch: list[FoundFile]):
+    import pyarrow as pa
+
+    return pa.table({
+        "path": [f.path for f in batch],
+        "source_root": [f.source_root for f in batch],
+        "size_bytes": pa.array([f.size_bytes for f in batch], pa.int64()),
+        "mtime_ns": pa.array([f.mtime_ns for f in batch], pa.int64()),
+    })
+
+
+_ARROW_TYPES = {"double": "float64", "bigint": "int64", "integer": "int32",
+                "varchar": "string", "boolean": "bool_"}
+
+
+def _family_table(family, rows: list[dict]):
+    import pyarrow as pa
+
+    fields = [("content_hash", pa.string()), ("metric_version", pa.int32()), ("computed_run", pa.int64())]
+    fields += [(name, getattr(pa, _ARROW_TYPES[t])()) for name, t in family.columns.items()]
+    return pa.Table.from_pylist(rows, schema=pa.schema(fields))
+
+
+def _OBSERVED_SCHEMA():
+    import pyarrow as pa
+
+    return pa.schema([("path", pa.string()), ("source_root", pa.string()),
+                      ("content_hash", pa.string()), ("size_bytes", pa.int64()), ("mtime_ns", pa.int64())])
+
+
+def _ERROR_SCHEMA():
+    import pyarrow as pa
+
+    return pa.schema([("path", pa.string()), ("content_hash", pa.string()), ("stage", pa.string()),
+                      ("family", pa.string()), ("family_version", pa.int32()),
+                      ("error_kind", pa.string()), ("message", pa.string())])

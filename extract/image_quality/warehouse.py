@@ -1,0 +1,568 @@
+"""The DuckDB layer: every SQL statement the loader runs lives in this module.
+
+The loader owns schema ``raw``. Nothing in ``raw`` is ever deleted: load runs,
+path history intervals, metric rows (one per content hash and family version)
+and extract errors are appended; a path's interval is closed, never removed.
+The only table updated in place is ``raw.stat_cache``, which is an index (as
+git's index is) and not history.
+
+Every value reaches SQL as a bound parameter or through a registered Arrow
+table: no file name or user string is ever formatted into a statement.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+
+if TYPE_CHECKING:  # imported lazily at run time so `--help` stays fast
+    import duckdb
+    import pyarrow as pa
+
+    from .metrics.base import MetricFamily
+
+SCHEMA = "raw"
+DEFAULT_DB = "warehouse.duckdb"
+DB_ENV_VAR = "IMAGE_QUALITY_DB"
+DEFAULT_LOCK_TIMEOUT_S = 60.0
+
+# Identifiers that come from code (family tables and columns) are checked
+# against this pattern before they are used in DDL.
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+CORE_DDL = f"""
+create schema if not exists {SCHEMA};
+
+create table if not exists {SCHEMA}.load_runs (
+    run_id           bigint primary key,
+    started_at       timestamptz not null,
+    finished_at      timestamptz,
+    status           varchar not null,   -- running | succeeded | failed
+    sources          varchar[] not null,
+    tool_version     varchar not null,
+    files_scanned    bigint,
+    files_unchanged  bigint,
+    paths_added      bigint,
+    paths_changed    bigint,
+    paths_removed    bigint,
+    content_new      bigint,
+    files_failed     bigint,
+    files_read       bigint,
+    images_decoded   bigint,
+    message          varchar
+);
+
+create table if not exists {SCHEMA}.files (
+    path            varchar not null,
+    source_root     varchar not null,
+    content_hash    varchar not null,
+    size_bytes      bigint not null,
+    mtime_ns        bigint not null,
+    valid_from_run  bigint not null,
+    valid_to_run    bigint,             -- null while the path still holds this content
+    primary key (path, valid_from_run)
+);
+
+create table if not exists {SCHEMA}.stat_cache (
+    path          varchar primary key,
+    content_hash  varchar not null,
+    size_bytes    bigint not null,
+    mtime_ns      bigint not null,
+    checked_run   bigint not null
+);
+
+create table if not exists {SCHEMA}.extract_errors (
+    run_id          bigint not null,
+    path            varchar not null,
+    content_hash    varchar,
+    stage           varchar not null,   -- discover | read | decode | metric | worker
+    family          varchar,
+    family_version  integer,
+    error_kind      varchar not null,
+    message         varchar not null,
+    recorded_at     timestamptz not null
+);
+
+create table if not exists {SCHEMA}.metric_families (
+    family        varchar not null,
+    version       integer not null,
+    table_name    varchar not null,
+    columns       varchar[] not null,
+    first_run     bigint not null,
+    primary key (family, version)
+);
+"""
+
+# Error stages that belong to the bytes themselves (not to one family): content
+# that failed to decode, or crashed its worker, is not decoded again on later runs.
+CONTENT_ERROR_STAGES = ("decode", "worker")
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the DuckDB write lock for longer than we wait."""
+
+
+class WarehouseOpenError(RuntimeError):
+    """The database file cannot be opened or created."""
+
+
+def resolve_db_path(cli_value: str | None) -> str:
+    """--db wins, then $IMAGE_QUALITY_DB, then warehouse.duckdb in the working directory."""
+    return cli_value or os.environ.get(DB_ENV_VAR) or DEFAULT_DB
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
+
+
+def connect(db_path: str, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+            read_only: bool = False) -> "duckdb.DuckDBPyConnection":
+    """Open the warehouse, waiting up to ``lock_timeout_s`` for another writer to finish."""
+    import duckdb
+
+    parent = os.path.dirname(os.path.abspath(db_path))
+    if not os.path.isdir(parent):
+        raise WarehouseOpenError(f"cannot open database {db_path}: folder {parent} does not exist")
+    if read_only and not os.path.exists(db_path):
+        raise WarehouseOpenError(f"no database at {db_path}: run `image-quality extract` first")
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(db_path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_conflict(exc):
+                raise WarehouseOpenError(f"cannot open database {db_path}: {_first_line(exc)}") from exc
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"database {db_path} is in use by another process (an extract or dbt run) "
+                    f"and stayed locked for {lock_timeout_s:g} s; try again when it has finished"
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _check_identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+def family_table_ddl(family: "MetricFamily") -> str:
+    """DDL for one metric family's table, derived from the family's column declaration."""
+    table = _check_identifier(family.table)
+    cols = ",\n    ".join(
+        f"{_check_identifier(name)} {sql_type}" for name, sql_type in family.columns.items()
+    )
+    return f"""
+create table if not exists {SCHEMA}.{table} (
+    content_hash    varchar not null,
+    metric_version  integer not null,
+    computed_run    bigint not null,
+    computed_at     timestamptz not null,
+    {cols},
+    primary key (content_hash, metric_version)
+);"""
+
+
+def ensure_schema(con: "duckdb.DuckDBPyConnection", families: Sequence["MetricFamily"]) -> None:
+    """Create the raw schema and one table per metric family, if absent."""
+    con.execute("begin")
+    con.execute(CORE_DDL)
+    for family in families:
+        con.execute(family_table_ddl(family))
+    con.execute("commit")
+
+
+# --- load runs -----------------------------------------------------------------
+
+
+def fail_dead_runs(con: "duckdb.DuckDBPyConnection") -> list[int]:
+    """Mark runs left 'running' by a process that died as failed.
+
+    Called while we hold the write lock, so no live process can own them.
+    """
+    dead = [r[0] for r in con.execute(
+        f"select run_id from {SCHEMA}.load_runs where status = 'running' order by run_id").fetchall()]
+    if dead:
+        con.execute(
+            f"""update {SCHEMA}.load_runs
+                   set status = 'failed', finished_at = coalesce(finished_at, now()),
+                       message = 'interrupted: the process ended before the run finished'
+                 where status = 'running'""")
+    return dead
+
+
+def start_run(con: "duckdb.DuckDBPyConnection", sources: Sequence[str], tool_version: str) -> int:
+    con.execute("begin")
+    (run_id,) = con.execute(
+        f"select coalesce(max(run_id), 0) + 1 from {SCHEMA}.load_runs").fetchone()
+    con.execute(
+        f"""insert into {SCHEMA}.load_runs (run_id, started_at, status, sources, tool_version)
+            values (?, now(), 'running', ?, ?)""",
+        [run_id, list(sources), tool_version])
+    con.execute("commit")
+    return int(run_id)
+
+
+@dataclass
+class RunCounts:
+    files_scanned: int = 0
+    files_unchanged: int = 0
+    paths_added: int = 0
+    paths_changed: int = 0
+    paths_removed: int = 0
+    content_new: int = 0
+    files_failed: int = 0
+    files_read: int = 0
+    images_decoded: int = 0
+
+
+def update_run_counts(con: "duckdb.DuckDBPyConnection", run_id: int, counts: RunCounts) -> None:
+    con.execute(
+        f"""update {SCHEMA}.load_runs set files_scanned = ?, files_unchanged = ?, paths_added = ?,
+               paths_changed = ?, paths_removed = ?, content_new = ?, files_failed = ?,
+               files_read = ?, images_decoded = ?
+             where run_id = ?""",
+        [counts.files_scanned, counts.files_unchanged, counts.paths_added, counts.paths_changed,
+         counts.paths_removed, counts.content_new, counts.files_failed, counts.files_read,
+         counts.images_decoded, run_id])
+
+
+def finish_run(con: "duckdb.DuckDBPyConnection", run_id: int, status: str,
+               message: str | None = None) -> None:
+    con.execute(
+        f"update {SCHEMA}.load_runs set status = ?, finished_at = now(), message = ? where run_id = ?",
+        [status, message, run_id])
+
+
+def list_runs(con: "duckdb.DuckDBPyConnection", limit: int) -> list[tuple]:
+    return con.execute(
+        f"""select run_id, status, started_at, finished_at, files_scanned, files_unchanged,
+                   paths_added, paths_changed, paths_removed, content_new, files_failed,
+                   files_read, images_decoded, array_to_string(sources, ', ') as sources, tool_version, message
+              from {SCHEMA}.load_runs order by run_id desc limit ?""", [limit]).fetchall()
+
+
+def register_families(con: "duckdb.DuckDBPyConnection", families: Sequence["MetricFamily"],
+                      run_id: int) -> None:
+    """Record each family version the first time a run uses it."""
+    for family in families:
+        con.execute(
+            f"""insert into {SCHEMA}.metric_families (family, version, table_name, columns, first_run)
+                values (?, ?, ?, ?, ?) on conflict do nothing""",
+            [family.name, family.version, family.table, list(family.columns), run_id])
+
+
+# --- discovery against the stat cache -------------------------------------------
+
+
+def create_discovered(con: "duckdb.DuckDBPyConnection") -> None:
+    """A temporary table of what this run found on disk; lives as long as the connection."""
+    con.execute("""create or replace temp table discovered (
+                       path varchar primary key, source_root varchar not null,
+                       size_bytes bigint not null, mtime_ns bigint not null)""")
+
+
+def append_discovered(con: "duckdb.DuckDBPyConnection", batch: "pa.Table") -> None:
+    con.register("discovered_batch", batch)
+    try:
+        con.execute("insert or ignore into discovered select * from discovered_batch")
+    finally:
+        con.unregister("discovered_batch")
+
+
+def count_discovered(con: "duckdb.DuckDBPyConnection") -> int:
+    return con.execute("select count(*) from discovered").fetchone()[0]
+
+
+# A discovered file is unchanged when the stat cache knows its (size, mtime_ns)
+# and its path still has an open history interval holding the cached content: a
+# path closed as removed and later restored with the same stat is read again.
+_UNCHANGED_CTE = f"""
+    unchanged as (
+        select d.path, d.source_root, d.size_bytes, d.mtime_ns, c.content_hash
+          from discovered d
+          join {SCHEMA}.stat_cache c
+            on c.path = d.path and c.size_bytes = d.size_bytes and c.mtime_ns = d.mtime_ns
+          join {SCHEMA}.files f
+            on f.path = d.path and f.valid_to_run is null and f.content_hash = c.content_hash
+    )"""
+
+_TO_READ_CTE = f"""
+    {_UNCHANGED_CTE},
+    to_read as (
+        select d.path, d.source_root, d.size_bytes, d.mtime_ns
+          from discovered d
+         where $verify or d.path not in (select path from unchanged)
+    )"""
+
+
+def count_paths_to_read(con: "duckdb.DuckDBPyConnection", verify: bool) -> int:
+    return con.execute(f"with {_TO_READ_CTE} select count(*) from to_read",
+                       {"verify": verify}).fetchone()[0]
+
+
+def iter_paths_to_read(con: "duckdb.DuckDBPyConnection", verify: bool,
+                       page_rows: int = 4096) -> Iterator[list[tuple]]:
+    """Discovered files whose stat differs from the stat cache (all of them with ``verify``).
+
+    Yields pages of (path, source_root, size_bytes, mtime_ns, held_hash, size_shared):
+    held_hash is the content the path holds in its open interval (None when new);
+    size_shared says another file to read has the same size, so the two may be
+    copies and must be hashed before either is decoded.
+    """
+    con.execute(
+        f"""create or replace temp table read_plan as
+            with {_TO_READ_CTE}
+            select row_number() over (order by t.path) as seq,
+                   t.path, t.source_root, t.size_bytes, t.mtime_ns, f.content_hash,
+                   count(*) over (partition by t.size_bytes) > 1 as size_shared
+              from to_read t
+              left join {SCHEMA}.files f on f.path = t.path and f.valid_to_run is null""",
+        {"verify": verify})
+    yield from _pages(con, "read_plan", page_rows)
+
+
+def _pages(con: "duckdb.DuckDBPyConnection", plan_table: str, page_rows: int) -> Iterator[list[tuple]]:
+    """Page through a numbered plan with one short query per page.
+
+    The loader writes between pages on the same connection, which would end an
+    open result set; DuckDB cursors are other connections and cannot see temp tables.
+    """
+    start = 0
+    while True:
+        rows = con.execute(
+            f"select * exclude (seq) from {plan_table} where seq > ? and seq <= ? order by seq",
+            [start, start + page_rows]).fetchall()
+        if not rows:
+            con.execute(f"drop table if exists {plan_table}")
+            return
+        yield rows
+        start += page_rows
+
+
+def known_hash_prefixes(con: "duckdb.DuckDBPyConnection", families: Sequence["MetricFamily"]):
+    """Sorted uint64 prefixes of every content hash that needs no computing.
+
+    A hash needs no computing when each family has a row at its current version,
+    or an error recorded for that version, or the bytes failed to decode. Workers
+    use the prefixes to skip decoding known content after hashing it; the loader
+    re-checks the full hash, so a prefix collision costs a re-read, never a wrong row.
+    """
+    import numpy as np
+
+    sql = _complete_hashes_sql(families)
+    prefixes = con.execute(
+        f"""select ('0x' || left(content_hash, 16))::ubigint as prefix
+              from ({sql}) order by prefix""").fetchnumpy()["prefix"]
+    return np.ascontiguousarray(prefixes, dtype=np.uint64)
+
+
+def _content_done_for_family_sql(family: "MetricFamily") -> str:
+    table = _check_identifier(family.table)
+    return f"""
+        select content_hash from {SCHEMA}.{table} where metric_version = {int(family.version)}
+        union
+        select content_hash from {SCHEMA}.extract_errors
+         where content_hash is not null and stage = 'metric'
+           and family = '{_check_identifier(family.name)}' and family_version = {int(family.version)}"""
+
+
+def _content_failed_sql() -> str:
+    return f"""select content_hash from {SCHEMA}.extract_errors
+                where content_hash is not null and stage in {CONTENT_ERROR_STAGES!r}"""
+
+
+def _complete_hashes_sql(families: Sequence["MetricFamily"]) -> str:
+    parts = [f"({_content_done_for_family_sql(f)})" for f in families]
+    done_all = " intersect ".join(parts) if parts else "select null::varchar as content_hash where false"
+    return f"({done_all}) union ({_content_failed_sql()})"
+
+
+def is_content_complete(con: "duckdb.DuckDBPyConnection", families: Sequence["MetricFamily"],
+                        hashes: Sequence[str]) -> set[str]:
+    """Of ``hashes``, those that need no computing (see known_hash_prefixes)."""
+    if not hashes:
+        return set()
+    import pyarrow as pa
+
+    con.register("candidate_hashes", pa.table({"content_hash": list(hashes)}))
+    try:
+        rows = con.execute(
+            f"""select c.content_hash from candidate_hashes c
+                 where c.content_hash in ({_complete_hashes_sql(families)})""").fetchall()
+    finally:
+        con.unregister("candidate_hashes")
+    return {r[0] for r in rows}
+
+
+def iter_stale_content(con: "duckdb.DuckDBPyConnection", families: Sequence["MetricFamily"],
+                       page_rows: int = 4096) -> Iterator[list[tuple]]:
+    """Content held by a present, unchanged path that lacks a family at its current version.
+
+    Yields lists of (content_hash, path, source_root, family_names) with one
+    readable path per hash: what a version bump, a copy hashed but not decoded,
+    or a resumed run must compute.
+    """
+    if not families:
+        return
+    missing = " union all ".join(
+        f"""select h.content_hash, '{_check_identifier(f.name)}' as family
+              from present h
+             where h.content_hash not in ({_content_done_for_family_sql(f)})"""
+        for f in families)
+    con.execute(
+        f"""create or replace temp table stale_plan as
+            with {_UNCHANGED_CTE},
+            present as (
+                select content_hash, min(path) as path from unchanged group by content_hash
+            ),
+            missing as ({missing})
+            select row_number() over (order by p.path) as seq,
+                   m.content_hash, p.path, d.source_root, list(m.family order by m.family) as families
+              from missing m
+              join present p on p.content_hash = m.content_hash
+              join discovered d on d.path = p.path
+             where m.content_hash not in ({_content_failed_sql()})
+             group by m.content_hash, p.path, d.source_root""")
+    yield from _pages(con, "stale_plan", page_rows)
+
+
+# --- batch writes ----------------------------------------------------------------
+
+
+def write_batch(con: "duckdb.DuckDBPyConnection", *, run_id: int,
+                family_rows: dict["MetricFamily", "pa.Table"],
+                observed: "pa.Table", errors: "pa.Table", counts: RunCounts) -> tuple[int, int]:
+    """Commit one batch of results in a single transaction.
+
+    ``observed`` holds (path, source_root, content_hash, size_bytes, mtime_ns) for
+    every file read and hashed in the batch. Returns (paths_added, paths_changed).
+    A crash before the commit leaves none of the batch; after it, all of it.
+    """
+    con.execute("begin")
+    try:
+        for family, rows in family_rows.items():
+            if rows.num_rows == 0:
+                continue
+            con.register("family_batch", rows)
+            try:
+                cols = ", ".join(_check_identifier(c) for c in rows.column_names)
+                con.execute(
+                    f"""insert into {SCHEMA}.{_check_identifier(family.table)} ({cols}, computed_at)
+                        select {cols}, now() from family_batch on conflict do nothing""")
+            finally:
+                con.unregister("family_batch")
+        added, changed, new_content = _record_observed(con, run_id, observed)
+        if errors.num_rows:
+            con.register("error_batch", errors)
+            try:
+                con.execute(
+                    f"""insert into {SCHEMA}.extract_errors
+                        (run_id, path, content_hash, stage, family, family_version,
+                         error_kind, message, recorded_at)
+                        select ?, path, content_hash, stage, family, family_version,
+                               error_kind, message, now()
+                          from error_batch""", [run_id])
+            finally:
+                con.unregister("error_batch")
+        counts.paths_added += added
+        counts.paths_changed += changed
+        counts.content_new += new_content
+        update_run_counts(con, run_id, counts)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return added, changed
+
+
+def _record_observed(con: "duckdb.DuckDBPyConnection", run_id: int, observed: "pa.Table") -> tuple[int, int]:
+    if observed.num_rows == 0:
+        return 0, 0, 0
+    con.register("observed_batch", observed)
+    try:
+        # Paths whose current content differs from what they held (or that are new).
+        con.execute(
+            f"""create or replace temp table observed_delta as
+                select o.path, o.source_root, o.content_hash, o.size_bytes, o.mtime_ns,
+                       f.content_hash is not null as had_content
+                  from observed_batch o
+                  left join {SCHEMA}.files f on f.path = o.path and f.valid_to_run is null
+                 where f.content_hash is null or f.content_hash <> o.content_hash""")
+        added, changed, new_content = con.execute(
+            f"""select count(*) filter (where not had_content),
+                       count(*) filter (where had_content),
+                       count(distinct content_hash) filter (
+                           where content_hash not in (select content_hash from {SCHEMA}.files))
+                  from observed_delta""").fetchone()
+        con.execute(
+            f"""update {SCHEMA}.files f set valid_to_run = ?
+                  from observed_delta d
+                 where f.path = d.path and f.valid_to_run is null and d.had_content""", [run_id])
+        con.execute(
+            f"""insert into {SCHEMA}.files
+                (path, source_root, content_hash, size_bytes, mtime_ns, valid_from_run, valid_to_run)
+                select path, source_root, content_hash, size_bytes, mtime_ns, ?, null
+                  from observed_delta""", [run_id])
+        con.execute(
+            f"""insert or replace into {SCHEMA}.stat_cache
+                (path, content_hash, size_bytes, mtime_ns, checked_run)
+                select path, content_hash, size_bytes, mtime_ns, ? from observed_batch""", [run_id])
+        con.execute("drop table observed_delta")
+    finally:
+        con.unregister("observed_batch")
+    return int(added), int(changed), int(new_content)
+
+
+def close_removed_paths(con: "duckdb.DuckDBPyConnection", run_id: int, roots: Sequence[str],
+                        unreadable_dirs: Sequence[str]) -> int:
+    """Close the interval of every path under ``roots`` that this run did not find.
+
+    Paths under a folder the walk could not list are left open: absence of
+    evidence is not removal. Runs in one transaction with the run's last counts.
+    """
+    import pyarrow as pa
+
+    con.register("scan_roots", pa.table({"root": [_dir_prefix(r) for r in roots]}))
+    con.register("blind_dirs", pa.table({"root": [_dir_prefix(d) for d in unreadable_dirs]},
+                                        schema=pa.schema([("root", pa.string())])))
+    try:
+        con.execute(
+            f"""create or replace temp table removed_paths as
+                select f.path from {SCHEMA}.files f
+                 where f.valid_to_run is null
+                   and exists (select 1 from scan_roots r where starts_with(f.path, r.root))
+                   and not exists (select 1 from blind_dirs b where starts_with(f.path, b.root))
+                   and f.path not in (select path from discovered)""")
+        (removed,) = con.execute("select count(*) from removed_paths").fetchone()
+        con.execute(
+            f"""update {SCHEMA}.files set valid_to_run = ?
+                 where valid_to_run is null and path in (select path from removed_paths)""", [run_id])
+        con.execute("drop table removed_paths")
+    finally:
+        con.unregister("scan_roots")
+        con.unregister("blind_dirs")
+    return int(removed)
+
+
+def _dir_prefix(path: str) -> str:
+    return path if path.endswith("/") else path + "/"
+
+
+def record_errors_now(con: "duckdb.DuckDBPyConnection", run_id: int, rows: Iterable[tuple]) -> None:
+    """Record errors found outside a batch (discovery): (path, stage, error_kind, message)."""
+    for path, stage, kind, message in rows:
+        con.execute(
+            f"""insert into {SCHEMA}.extract_errors
+                (run_id, path, content_hash, stage, family, family_version, error_kind, message, recorded_at)
+                values (?, ?, null, ?, null, null, ?, ?, now())""", [run_id, path, stage, kind, message])
