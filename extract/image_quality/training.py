@@ -1,0 +1,381 @@
+"""Train the quality model and export it as the dbt seed that scores in SQL.
+
+The model is scikit-learn's Gaussian naive Bayes on a few metric columns, each
+through a recorded transform. It leaves Python as a long-form CSV, one row per
+(class, feature): ``model_version, class_label, class_index, class_prior,
+feature, feature_transform, theta, var`` (``var`` already includes
+scikit-learn's ``epsilon_``). dbt loads it as ``seeds/gaussian_nb_params.csv``
+and the ``gaussian_nb_score`` macro computes the same joint log-likelihoods and
+probabilities in SQL; nothing about classes or features is written in SQL.
+
+Transforms are computed here exactly as SQL computes them (``ln(x + 1)``, not
+``log1p``), so Python and SQL see the same numbers.
+
+Beside the seed, training writes a golden set (``gaussian_nb_golden.csv``):
+feature rows drawn from the model itself with scikit-learn's ``predict_proba``
+outputs, which a dbt test compares with the SQL scores.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+CLASSES = ("sharp", "blurry", "moire")
+
+# The first model's features (name -> transform). Variances and gradient
+# magnitudes span orders of magnitude across photos, so they go through ln(x + 1);
+# fft_hf_mean is already a mean of logarithms.
+DEFAULT_FEATURES: Mapping[str, str] = {
+    "laplacian_var": "ln_x_plus_1",
+    "sobel_x_var": "ln_x_plus_1",
+    "sobel_y_var": "ln_x_plus_1",
+    "sobel_magnitude_mean": "ln_x_plus_1",
+    "fft_hf_mean": "identity",
+}
+
+# Transform name -> the Python twin of the SQL in macros/feature_transform.sql.
+TRANSFORMS = {
+    "identity": lambda x: np.asarray(x, dtype=np.float64),
+    "ln_x_plus_1": lambda x: np.log(np.asarray(x, dtype=np.float64) + 1.0),
+}
+
+SEED_COLUMNS = ("model_version", "class_label", "class_index", "class_prior",
+                "feature", "feature_transform", "theta", "var")
+GOLDEN_FILE_NAME = "gaussian_nb_golden.csv"
+GOLDEN_CASES_PER_CLASS = 12
+MODEL_VERSION_CHARS = 12
+
+
+def transform_features(X: np.ndarray, transforms: Sequence[str]) -> np.ndarray:
+    """Apply each column's transform, as the scoring SQL does."""
+    X = np.asarray(X, dtype=np.float64)
+    out = np.empty_like(X)
+    for j, name in enumerate(transforms):
+        if name not in TRANSFORMS:
+            raise ValueError(f"unknown feature transform {name!r}; known: {sorted(TRANSFORMS)}")
+        out[:, j] = TRANSFORMS[name](X[:, j])
+    return out
+
+
+# --- export and import ---------------------------------------------------------
+
+
+def export_gaussian_nb(clf, feature_names: Sequence[str], transforms: Sequence[str],
+                       model_version: str | None = None) -> list[dict]:
+    """The fitted GaussianNB as seed rows, one per (class, feature), classes in ``classes_`` order.
+
+    ``model_version`` defaults to a short hash of every exported parameter, so the
+    same model always gets the same version and any change gets a new one.
+    """
+    feature_names, transforms = list(feature_names), list(transforms)
+    if len(feature_names) != len(transforms) or len(feature_names) != clf.theta_.shape[1]:
+        raise ValueError("one transform per feature, and as many features as the model has")
+    for name in list(feature_names) + [str(c) for c in clf.classes_]:
+        if not _is_identifier(name):
+            raise ValueError(f"class and feature names must be lower-case SQL identifiers: {name!r}")
+    rows = []
+    for i, label in enumerate(clf.classes_):
+        for j, feature in enumerate(feature_names):
+            rows.append({
+                "class_label": str(label),
+                "class_index": i,
+                "class_prior": float(clf.class_prior_[i]),
+                "feature": feature,
+                "feature_transform": transforms[j],
+                "theta": float(clf.theta_[i, j]),
+                "var": float(clf.var_[i, j]),
+            })
+    version = model_version or _parameter_hash(rows)
+    return [{"model_version": version, **row} for row in rows]
+
+
+def _is_identifier(name: str) -> bool:
+    return bool(name) and (name[0].isalpha() or name[0] == "_") and \
+        all(c.islower() or c.isdigit() or c == "_" for c in name)
+
+
+def _parameter_hash(rows: Iterable[dict]) -> str:
+    text = "\n".join(",".join(_csv_value(row[c]) for c in SEED_COLUMNS[1:]) for row in rows)
+    return hashlib.sha256(text.encode()).hexdigest()[:MODEL_VERSION_CHARS]
+
+
+def _csv_value(value) -> str:
+    # repr of a float is the shortest string that reads back as the same double.
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def write_seed(rows: Sequence[dict], seed_csv: str) -> None:
+    _write_csv(seed_csv, SEED_COLUMNS, rows)
+
+
+def _write_csv(path: str, columns: Sequence[str], rows: Sequence[dict]) -> None:
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(columns)
+        for row in rows:
+            out.writerow([_csv_value(row[c]) for c in columns])
+    os.replace(tmp, path)
+
+
+def load_gaussian_nb(seed_csv: str):
+    """Rebuild the fitted GaussianNB a seed describes.
+
+    Returns (clf, feature_names, transforms, model_version); ``clf.predict_proba``
+    expects transformed features, in ``feature_names`` order.
+    """
+    from sklearn.naive_bayes import GaussianNB
+
+    with open(seed_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise ValueError(f"{seed_csv} holds no model")
+    versions = {r["model_version"] for r in rows}
+    if len(versions) != 1:
+        raise ValueError(f"{seed_csv} holds {len(versions)} model versions, expected one")
+    classes = sorted({(int(r["class_index"]), r["class_label"]) for r in rows})
+    features: list[str] = []
+    transforms: dict[str, str] = {}
+    for r in rows:
+        if r["feature"] not in transforms:
+            features.append(r["feature"])
+            transforms[r["feature"]] = r["feature_transform"]
+    k, n = len(classes), len(features)
+    theta, var, prior = np.zeros((k, n)), np.zeros((k, n)), np.zeros(k)
+    fi = {f: j for j, f in enumerate(features)}
+    for r in rows:
+        i = int(r["class_index"])
+        theta[i, fi[r["feature"]]] = float(r["theta"])
+        var[i, fi[r["feature"]]] = float(r["var"])
+        prior[i] = float(r["class_prior"])
+    clf = GaussianNB()
+    clf.classes_ = np.array([label for _, label in classes], dtype=object)
+    clf.theta_, clf.var_, clf.class_prior_ = theta, var, prior
+    clf.class_count_ = prior.copy()
+    clf.epsilon_ = 0.0  # already inside var
+    clf.n_features_in_ = n
+    return clf, features, [transforms[f] for f in features], versions.pop()
+
+
+# --- golden set ---------------------------------------------------------------------
+
+
+def make_golden_set(seed_csv: str, golden_csv: str, *, cases_per_class: int = GOLDEN_CASES_PER_CLASS,
+                    random_state: int = 0) -> int:
+    """Write feature rows with scikit-learn's outputs for the model in ``seed_csv``.
+
+    Rows are drawn from each class's own Gaussian (so every class wins some),
+    plus each class mean and points 40 standard deviations out, where the
+    probabilities saturate to 0 and 1 and a softmax without the max shift
+    would overflow. Values are raw metrics (before the transforms), written so
+    they read back as the same doubles. Returns the number of rows.
+    """
+    clf, features, transforms, version = load_gaussian_nb(seed_csv)
+    rng = np.random.default_rng(random_state)
+    sd = np.sqrt(clf.var_)
+    points = []
+    for i in range(len(clf.classes_)):
+        points.append(clf.theta_[i])
+        points.extend(clf.theta_[i] + sd[i] * rng.standard_normal((cases_per_class, len(features))))
+        points.append(clf.theta_[i] + 40 * sd[i])
+        points.append(clf.theta_[i] - 40 * sd[i])
+    Z = np.array(points)
+    X = np.column_stack([_invert(transforms[j], Z[:, j]) for j in range(len(features))])
+    X = np.array([[float(repr(float(v))) for v in row] for row in X])
+    proba = clf.predict_proba(transform_features(X, transforms))
+    labels = clf.classes_[np.argmax(proba, axis=1)]
+    columns = ["case_id", "model_version", *features, "expected_label",
+               *[f"expected_p_{c}" for c in clf.classes_]]
+    rows = []
+    for n, (x, p, label) in enumerate(zip(X, proba, labels), start=1):
+        row = {"case_id": n, "model_version": version, "expected_label": str(label)}
+        row.update({f: float(v) for f, v in zip(features, x)})
+        row.update({f"expected_p_{c}": float(v) for c, v in zip(clf.classes_, p)})
+        rows.append(row)
+    _write_csv(golden_csv, columns, rows)
+    return len(rows)
+
+
+def _invert(transform: str, z: np.ndarray) -> np.ndarray:
+    if transform == "identity":
+        return z
+    if transform == "ln_x_plus_1":
+        return np.maximum(np.exp(z) - 1.0, 0.0)  # a variance is never negative
+    raise ValueError(f"unknown feature transform {transform!r}")
+
+
+# --- training --------------------------------------------------------------------------
+
+
+def read_labels(labels_csv: str) -> list[tuple[str, str]]:
+    """(absolute path, label) pairs; relative paths are relative to the labels file."""
+    from .discovery import normalise_path
+
+    base = os.path.dirname(os.path.abspath(labels_csv))
+    with open(labels_csv, newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"path", "label"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{labels_csv} lacks column(s) {sorted(missing)}")
+        pairs = []
+        for row in reader:
+            path = row["path"].strip()
+            label = row["label"].strip()
+            if not path or not label:
+                continue
+            pairs.append((normalise_path(path if os.path.isabs(path) else os.path.join(base, path)), label))
+    return pairs
+
+
+def read_features(db_path: str, paths: Sequence[str], features: Sequence[str]) -> dict[str, list]:
+    """The current features of each path held now: {path: [value per feature]}.
+
+    A path counts when raw.files has an open interval for it; each feature comes
+    from the highest metric_version of the family table that declares it, the
+    same rows the dbt models score. Paths lacking any feature are left out.
+    """
+    import pyarrow as pa
+
+    from . import warehouse
+
+    con = warehouse.connect(db_path, read_only=True)
+    try:
+        tables = _feature_tables(con, features)
+        con.register("labelled_paths", pa.table({"path": list(paths)}))
+        joins, selects = [], []
+        for n, (table, cols) in enumerate(tables.items()):
+            alias = f"m{n}"
+            joins.append(f"""join (
+                    select *, row_number() over (
+                        partition by content_hash order by metric_version desc) as version_rank
+                      from {warehouse.SCHEMA}.{table}) {alias}
+                  on {alias}.content_hash = f.content_hash and {alias}.version_rank = 1""")
+            selects.extend(f"{alias}.{c} as {c}" for c in cols)
+        rows = con.execute(f"""
+            select f.path, {", ".join(selects)}
+              from labelled_paths l
+              join {warehouse.SCHEMA}.files f on f.path = l.path and f.valid_to_run is null
+              {" ".join(joins)}""").fetchall()
+    finally:
+        con.close()
+    found = {}
+    for path, *values in rows:
+        by_name = dict(zip([c for cols in tables.values() for c in cols], values))
+        vector = [by_name[f] for f in features]
+        if all(v is not None for v in vector):
+            found[path] = vector
+    return found
+
+
+def _feature_tables(con, features: Sequence[str]) -> dict[str, list[str]]:
+    """{raw table: [its feature columns]} from the families' current declarations."""
+    from . import warehouse
+
+    declared = con.execute(f"""
+        select table_name, columns from (
+            select table_name, columns, row_number() over (
+                partition by family order by version desc) as version_rank
+              from {warehouse.SCHEMA}.metric_families)
+         where version_rank = 1""").fetchall()
+    owner = {col: table for table, cols in declared for col in cols}
+    unknown = [f for f in features if f not in owner]
+    if unknown:
+        raise ValueError(f"no metric family declares feature(s) {unknown}")
+    tables: dict[str, list[str]] = {}
+    for f in features:
+        tables.setdefault(warehouse._check_identifier(owner[f]), []).append(
+            warehouse._check_identifier(f))
+    return tables
+
+
+def train_model(db_path: str, labels_csv: str, seed_csv: str, model_card: str | None = None,
+                *, features: Mapping[str, str] | None = None,
+                golden_csv: str | None = None) -> dict:
+    """Fit GaussianNB on the labelled images' current features and write the seed.
+
+    Also writes the golden set beside the seed (or to ``golden_csv``) and, when
+    asked, a Markdown model card. Returns a summary: model_version, classes,
+    per-class counts, features, training and cross-validated accuracy, and the
+    labelled paths that had no features (not held now, or not measured).
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.naive_bayes import GaussianNB
+
+    features = dict(features or DEFAULT_FEATURES)
+    names, transforms = list(features), list(features.values())
+    labelled = read_labels(labels_csv)
+    if not labelled:
+        raise ValueError(f"{labels_csv} holds no labelled paths")
+    found = read_features(db_path, [p for p, _ in labelled], names)
+    used = [(p, label) for p, label in labelled if p in found]
+    unmatched = sorted({p for p, _ in labelled if p not in found})
+    classes = sorted({label for _, label in used})
+    if len(classes) < 2:
+        raise ValueError(f"need images of at least two classes with features in {db_path}; "
+                         f"found {len(used)} of {len(labelled)} labelled paths")
+    X = transform_features(np.array([found[p] for p, _ in used]), transforms)
+    y = np.array([label for _, label in used], dtype=object)
+    if not np.isfinite(X).all():
+        raise ValueError("a labelled image has a non-finite feature; fix the metrics before training")
+
+    clf = GaussianNB().fit(X, y)
+    rows = export_gaussian_nb(clf, names, transforms)
+    write_seed(rows, seed_csv)
+    golden_csv = golden_csv or os.path.join(os.path.dirname(os.path.abspath(seed_csv)), GOLDEN_FILE_NAME)
+    golden_rows = make_golden_set(seed_csv, golden_csv)
+
+    counts = {c: int((y == c).sum()) for c in classes}
+    folds = min(5, min(counts.values()))
+    cv_accuracy = None
+    if folds >= 2:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+        cv_accuracy = float(np.mean(cross_val_score(GaussianNB(), X, y, cv=splitter)))
+    summary = {
+        "model_version": rows[0]["model_version"],
+        "classes": [str(c) for c in clf.classes_],
+        "class_counts": counts,
+        "features": dict(zip(names, transforms)),
+        "n_labelled": len(labelled),
+        "n_trained": len(used),
+        "unmatched_paths": unmatched,
+        "train_accuracy": float(clf.score(X, y)),
+        "cv_folds": folds if cv_accuracy is not None else 0,
+        "cv_accuracy": cv_accuracy,
+        "seed_csv": seed_csv,
+        "golden_csv": golden_csv,
+        "golden_rows": golden_rows,
+    }
+    if model_card:
+        _write_model_card(model_card, summary, labels_csv)
+    return summary
+
+
+def _write_model_card(path: str, summary: dict, labels_csv: str) -> None:
+    cv = summary["cv_accuracy"]
+    lines = [
+        f"# Quality model {summary['model_version']}",
+        "",
+        "Gaussian naive Bayes (scikit-learn `GaussianNB`, default `var_smoothing`), "
+        "scored in SQL by the dbt macro `gaussian_nb_score` from `seeds/gaussian_nb_params.csv`.",
+        "",
+        f"- Labels: `{labels_csv}` ({summary['n_labelled']} paths, {summary['n_trained']} with features)",
+        f"- Classes: " + ", ".join(f"{c} ({summary['class_counts'][c]})" for c in summary["classes"]),
+        f"- Features: " + ", ".join(f"`{f}` ({t})" for f, t in summary["features"].items()),
+        f"- Training accuracy: {summary['train_accuracy']:.3f}",
+        f"- Cross-validated accuracy: "
+        + (f"{cv:.3f} ({summary['cv_folds']}-fold, stratified)" if cv is not None else "n/a (too few images)"),
+        "",
+        "Accuracy on the images the model was fitted to says little about new collections; "
+        "review the worst-scored images before trusting the labels.",
+        "",
+    ]
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+

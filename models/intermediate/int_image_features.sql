@@ -1,0 +1,81 @@
+-- One row per content hash: every metric family at its current version, side by
+-- side. A family that failed for a hash leaves its columns null here; scoring
+-- skips a hash that lacks a feature the model needs.
+
+with laplacian as (
+    select * from {{ ref('stg_raw__metric_laplacian') }}
+    where is_current_version
+),
+
+sobel as (
+    select * from {{ ref('stg_raw__metric_sobel') }}
+    where is_current_version
+),
+
+fft as (
+    select * from {{ ref('stg_raw__metric_fft') }}
+    where is_current_version
+),
+
+image_properties as (
+    select * from {{ ref('stg_raw__image_properties') }}
+    where is_current_version
+),
+
+measured_content as (
+    select content_hash from laplacian
+    union
+    select content_hash from sobel
+    union
+    select content_hash from fft
+    union
+    select content_hash from image_properties
+),
+
+joined as (
+    select
+        -- keys
+        measured_content.content_hash,
+        -- blur and moire measures
+        laplacian.laplacian_var,
+        sobel.sobel_x_var,
+        sobel.sobel_y_var,
+        sobel.sobel_magnitude_mean,
+        sobel.sobel_magnitude_var,
+        fft.fft_hf_mean,
+        -- image properties
+        image_properties.image_format,
+        image_properties.width,
+        image_properties.height,
+        image_properties.colour_mode,
+        image_properties.channels,
+        image_properties.frames,
+        image_properties.analysis_width,
+        image_properties.analysis_height,
+        image_properties.brightness_mean,
+        image_properties.brightness_p01,
+        image_properties.brightness_p99,
+        -- feature versions, one per family, and all of them as one comparable string
+        fft.metric_version as fft_version,
+        image_properties.metric_version as image_properties_version,
+        laplacian.metric_version as laplacian_version,
+        sobel.metric_version as sobel_version
+    from measured_content
+    left join laplacian on laplacian.content_hash = measured_content.content_hash
+    left join sobel on sobel.content_hash = measured_content.content_hash
+    left join fft on fft.content_hash = measured_content.content_hash
+    left join image_properties on image_properties.content_hash = measured_content.content_hash
+),
+
+final as (
+    select
+        *,
+        'fft=' || coalesce(cast(fft_version as {{ dbt.type_string() }}), 'none')
+            || ';image_properties=' || coalesce(cast(image_properties_version as {{ dbt.type_string() }}), 'none')
+            || ';laplacian=' || coalesce(cast(laplacian_version as {{ dbt.type_string() }}), 'none')
+            || ';sobel=' || coalesce(cast(sobel_version as {{ dbt.type_string() }}), 'none')
+            as feature_versions
+    from joined
+)
+
+select * from final
