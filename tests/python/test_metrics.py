@@ -100,8 +100,9 @@ def test_sobel_x_and_magnitude(tmp_path, name):
     magnitude = np.sqrt(gx ** 2 + gy ** 2)
     ours = measure(path)
     assert ours["sobel_x_var"] == pytest.approx(gx.var(), rel=1e-9)
-    assert ours["sobel_magnitude_mean"] == pytest.approx(magnitude.mean(), rel=1e-9)
-    assert ours["sobel_magnitude_var"] == pytest.approx(magnitude.var(), rel=1e-9)
+    # the magnitude's square root is taken in float32: float32's unit roundoff is 6e-8
+    assert ours["sobel_magnitude_mean"] == pytest.approx(magnitude.mean(), rel=1e-7)
+    assert ours["sobel_magnitude_var"] == pytest.approx(magnitude.var(), rel=1e-7)
 
 
 @pytest.mark.parametrize("name", SMALL[:4])

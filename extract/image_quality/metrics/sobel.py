@@ -7,9 +7,16 @@ On the grey analysis image, with OpenCV's 3x3 Sobel aperture in CV_64F
 * ``sobel_x_var``: var(cv2.Sobel(grey, CV_64F, 1, 0));
 * ``sobel_magnitude_mean`` and ``sobel_magnitude_var``: mean and variance of
   sqrt(gx^2 + gy^2), which, unlike x or y alone, does not depend on edge direction.
+
+Derivatives of 8-bit grey fit exactly in 16-bit integers (|value| <= 1020) and
+meanStdDev accumulates in double, so the x and y variances equal the CV_64F
+ones bit for bit; the magnitude's square root runs in float32 (within 1e-7
+relative of a float64 computation; measured about 1e-9 after averaging).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from .base import MetricFamily
 
@@ -28,9 +35,9 @@ class Sobel(MetricFamily):
     def calculate(self, image):
         import cv2
 
-        gx = cv2.Sobel(image.grey, cv2.CV_64F, 1, 0)
-        gy = cv2.Sobel(image.grey, cv2.CV_64F, 0, 1)
-        magnitude = cv2.magnitude(gx, gy)
+        gx = cv2.Sobel(image.grey, cv2.CV_16S, 1, 0)
+        gy = cv2.Sobel(image.grey, cv2.CV_16S, 0, 1)
+        magnitude = cv2.magnitude(gx.astype(np.float32), gy.astype(np.float32))
         _, sx = cv2.meanStdDev(gx)
         _, sy = cv2.meanStdDev(gy)
         m_mean, m_std = cv2.meanStdDev(magnitude)
