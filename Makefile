@@ -30,5 +30,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+## bench: the benchmarks side by side (not part of the tests); CleanVision comes with the bench extra
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/run_bench.py
+
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_DB) target logs .pytest_cache
