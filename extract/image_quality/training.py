@@ -12,7 +12,7 @@ Transforms are computed here exactly as SQL computes them (``ln(x + 1)``, not
 ``log1p``), so Python and SQL see the same numbers.
 
 Beside the seed, training writes a golden set (``gaussian_nb_golden.csv``):
-feature rows drawn from the model itself with scikit-learn's ``predict_proba``
+cases drawn from the model itself with scikit-learn's ``predict_proba``
 outputs, which a dbt test compares with the SQL scores.
 """
 
@@ -46,6 +46,7 @@ TRANSFORMS = {
 
 SEED_COLUMNS = ("model_version", "class_label", "class_index", "class_prior",
                 "feature", "feature_transform", "theta", "var")
+GOLDEN_COLUMNS = ("case_id", "model_version", "expected_label", "kind", "name", "value")
 GOLDEN_FILE_NAME = "gaussian_nb_golden.csv"
 GOLDEN_CASES_PER_CLASS = 12
 MODEL_VERSION_CHARS = 12
@@ -169,13 +170,15 @@ def load_gaussian_nb(seed_csv: str):
 
 def make_golden_set(seed_csv: str, golden_csv: str, *, cases_per_class: int = GOLDEN_CASES_PER_CLASS,
                     random_state: int = 0) -> int:
-    """Write feature rows with scikit-learn's outputs for the model in ``seed_csv``.
+    """Write golden cases with scikit-learn's outputs for the model in ``seed_csv``.
 
     Rows are drawn from each class's own Gaussian (so every class wins some),
     plus each class mean and points 40 standard deviations out, where the
     probabilities saturate to 0 and 1 and a softmax without the max shift
-    would overflow. Values are raw metrics (before the transforms), written so
-    they read back as the same doubles. Returns the number of rows.
+    would overflow. Long form, like the seed, so its columns never change with
+    the model: per case, one ``kind = 'feature'`` row per feature (the raw
+    metric, before the transform, written so it reads back as the same double)
+    and one ``kind = 'probability'`` row per class. Returns the number of cases.
     """
     clf, features, transforms, version = load_gaussian_nb(seed_csv)
     rng = np.random.default_rng(random_state)
@@ -188,19 +191,16 @@ def make_golden_set(seed_csv: str, golden_csv: str, *, cases_per_class: int = GO
         points.append(clf.theta_[i] - 40 * sd[i])
     Z = np.array(points)
     X = np.column_stack([_invert(transforms[j], Z[:, j]) for j in range(len(features))])
-    X = np.array([[float(repr(float(v))) for v in row] for row in X])
     proba = clf.predict_proba(transform_features(X, transforms))
     labels = clf.classes_[np.argmax(proba, axis=1)]
-    columns = ["case_id", "model_version", *features, "expected_label",
-               *[f"expected_p_{c}" for c in clf.classes_]]
     rows = []
     for n, (x, p, label) in enumerate(zip(X, proba, labels), start=1):
-        row = {"case_id": n, "model_version": version, "expected_label": str(label)}
-        row.update({f: float(v) for f, v in zip(features, x)})
-        row.update({f"expected_p_{c}": float(v) for c, v in zip(clf.classes_, p)})
-        rows.append(row)
-    _write_csv(golden_csv, columns, rows)
-    return len(rows)
+        case = {"case_id": n, "model_version": version, "expected_label": str(label)}
+        rows.extend({**case, "kind": "feature", "name": f, "value": float(v)} for f, v in zip(features, x))
+        rows.extend({**case, "kind": "probability", "name": str(c), "value": float(v)}
+                    for c, v in zip(clf.classes_, p))
+    _write_csv(golden_csv, GOLDEN_COLUMNS, rows)
+    return len(X)
 
 
 def _invert(transform: str, z: np.ndarray) -> np.ndarray:

@@ -17,6 +17,8 @@ renamed as (
         -- counts
         files_scanned,
         files_unchanged,
+        files_read,
+        images_decoded,
         paths_added,
         paths_changed,
         paths_removed,
