@@ -1,10 +1,12 @@
 {#-
     Fails on every row whose probabilities (the columns named <prefix><class>)
     do not add up to 1 within `tolerance`, or cannot be added up (null, NaN).
-    Only rows meeting `condition` (SQL), when given, are checked.
+    Only rows meeting `condition` (SQL), when given, are checked. With
+    `null_as_zero`, a null column counts as 0: for tables holding rows of
+    models with different classes, where a class a model lacks is null.
 -#}
 
-{% test probabilities_sum_to_one(model, column_prefix='p_', tolerance=1e-9, condition=none) %}
+{% test probabilities_sum_to_one(model, column_prefix='p_', tolerance=1e-9, condition=none, null_as_zero=false) %}
 
 {%- set columns = image_quality.columns_with_prefix(model, column_prefix) -%}
 
@@ -15,7 +17,9 @@
 with summed as (
     select
         *,
-        {% for column in columns %}{{ column }}{{ ' + ' if not loop.last }}{% endfor %} as probability_sum
+        {% for column in columns -%}
+        {{ 'coalesce(' ~ column ~ ', 0)' if null_as_zero else column }}{{ ' + ' if not loop.last }}
+        {%- endfor %} as probability_sum
     from {{ model }}
     {% if condition %}where {{ condition }}{% endif %}
 )

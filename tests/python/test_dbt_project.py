@@ -279,6 +279,31 @@ def test_retrained_seed_rescores_every_row_without_full_refresh(built):
     assert query(db, "select count(distinct model_version) from marts.image_quality")[0][0] == 1
 
 
+def test_a_model_with_other_classes_and_features_scores_without_sql_edits(built):
+    db = copy_db(built.db, built.root / "two_classes.duckdb")
+    project = copy_project(built.root / "project_two_classes")
+    labels = built.root / "labels_without_moire.csv"
+    with open(built.labels, newline="") as src, open(labels, "w", newline="") as dest:
+        rows = [r for r in csv.DictReader(src) if r["label"] != "moire"]
+        out = csv.DictWriter(dest, fieldnames=["path", "label"], lineterminator="\n")
+        out.writeheader()
+        out.writerows({"path": str(built.images / r["path"]), "label": r["label"]} for r in rows)
+    seed_csv = project / "seeds" / "gaussian_nb_params.csv"
+    summary = training.train_model(str(db), str(labels), str(seed_csv),
+                                   features={"laplacian_var": "ln_x_plus_1", "fft_hf_mean": "identity"})
+    assert summary["classes"] == ["blurry", "sharp"]
+
+    rebuilt = dbt(project, db, "build")
+    assert_all_passed(rebuilt)
+    columns = {r[0] for r in query(db, """select column_name from information_schema.columns
+                                           where table_schema = 'marts' and table_name = 'image_scores'""")}
+    assert {c for c in columns if c.startswith("p_")} == {"p_blurry", "p_sharp"}
+    max_diff, mismatches, rows_scored = sql_vs_sklearn(db, seed_csv)
+    assert rows_scored == DEMO_IMAGES
+    assert max_diff <= PARITY_TOLERANCE, max_diff
+    assert mismatches == 0
+
+
 def test_docs_generate_and_lineage_ends_at_the_exposure(built):
     result = dbt(built.project, copy_db(built.db, built.root / "docs.duckdb"), "docs", "generate")
     assert result.returncode == 0, result.output[-5000:]
