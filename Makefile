@@ -18,10 +18,14 @@ install: $(STAMP)
 
 ## demo: set up, make demo images from shipped photographs, extract, score with dbt, show results
 demo: $(STAMP)
-	rm -rf $(DEMO_DIR)
-	$(BIN)/image-quality demo-data $(DEMO_DIR) --n 24
-	IMAGE_QUALITY_DB=$(DEMO_DB) $(BIN)/image-quality extract $(DEMO_DIR)
+	rm -rf $(DEMO_DIR) $(DEMO_DB)
+	$(BIN)/image-quality demo-data $(DEMO_DIR) --n 30
+	IMAGE_QUALITY_DB=$(DEMO_DB) $(BIN)/image-quality run $(DEMO_DIR)
 	IMAGE_QUALITY_DB=$(DEMO_DB) $(BIN)/image-quality runs
+	$(BIN)/python -c "import duckdb; duckdb.connect('$(DEMO_DB)', read_only=True).sql(\
+	  \"select regexp_extract(path, '[^/]+$$') as file, quality_label, round(p_sharp, 3) as p_sharp, \
+	           round(p_blurry, 3) as p_blurry, round(p_moire, 3) as p_moire, round(laplacian_var, 1) as laplacian_var \
+	      from marts.image_quality order by path limit 15\").show(max_width=200)"
 
 ## test: the whole suite (fast and slow tests)
 test: $(STAMP)

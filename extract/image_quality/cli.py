@@ -87,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, metavar="LABELS.csv", help="CSV with columns path,label")
     add_db(p)
     p.add_argument("--seed-csv", default="seeds/gaussian_nb_params.csv", metavar="PATH",
-                   help="where to write the exported model (default seeds/gaussian_nb_params.csv)")
+                   help="where to write the exported model (default seeds/gaussian_nb_params.csv); "
+                        "the golden set for the parity test is rewritten beside it")
+    p.add_argument("--model-card", default="docs/quality_model.md", metavar="PATH",
+                   help="where to write the model card (default docs/quality_model.md)")
     p.set_defaults(handler=_cmd_train)
     return parser
 
@@ -161,8 +164,8 @@ def _cmd_run(args) -> int:
     project_dir = _dbt_project_dir(args.project_dir)
     env = dict(os.environ, IMAGE_QUALITY_DB=os.path.abspath(summary.db_path))
     # The loader's connection is closed by now: dbt is the only writer.
-    command = [sys.executable, "-m", "dbt.cli.main", "build", "--project-dir", str(project_dir),
-               "--profiles-dir", str(project_dir)]
+    command = [sys.executable, "-c", "from dbt.cli.main import cli; cli()", "build",
+               "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     if args.quiet:
         command.append("--quiet")
     completed = subprocess.run(command, env=env, cwd=project_dir)
@@ -196,8 +199,10 @@ def _cmd_train(args) -> int:
     db_path = warehouse.resolve_db_path(args.db)
     if not os.path.isfile(args.labels):
         raise _ExpectedFailure(f"labels file {args.labels} does not exist")
-    report = train_model(db_path, args.labels, args.seed_csv)
+    report = train_model(db_path, args.labels, args.seed_csv, model_card=args.model_card)
     for key, value in report.items():
+        if isinstance(value, (list, tuple)) and len(value) > 5:
+            value = f"{len(value)} items, first: {', '.join(map(str, value[:5]))}"
         print(f"{key}: {value}")
     return 0
 
