@@ -7,25 +7,32 @@
   own path; symlinked folders are followed as well, but a folder already walked
   (same device and inode) is never entered twice, so link loops end.
 * Paths are stored absolute, normalised and POSIX (``os.path.abspath`` without
-  resolving links), as is the source root they were found under.
-* A folder that cannot be listed, or a dangling link, is reported as a problem
-  and the walk goes on; the loader records it and does not close the history
-  of paths under a folder it could not see.
+  resolving links), as is the source root they were found under, in the exact,
+  reversible text form of ``paths.to_text`` (any bytes a name holds survive).
+  The walk itself runs on bytes, so no name is ever mangled by a decoding.
+* A folder that cannot be listed, a dangling link, a loop of file links, or something
+  that is not a regular file (a FIFO, socket or device named like an image,
+  never opened: opening a FIFO would block) is reported as a problem and the
+  walk goes on; the loader records it and does not close the history of paths
+  under a folder it could not see.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
 from typing import Iterator
+
+from . import paths
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 
 
 @dataclass(frozen=True)
 class FoundFile:
-    path: str
+    path: str          # stored form (paths.to_text)
     source_root: str
     size_bytes: int
     mtime_ns: int
@@ -34,7 +41,7 @@ class FoundFile:
 @dataclass(frozen=True)
 class WalkProblem:
     path: str
-    kind: str       # unreadable_folder | broken_link | unreadable_file
+    kind: str       # unreadable_folder | broken_link | link_loop | unreadable_file | not_a_file
     message: str
 
 
@@ -53,29 +60,34 @@ class SourceError(ValueError):
     """A source the run was given cannot be walked at all."""
 
 
-def normalise_path(path: str) -> str:
-    return os.path.abspath(path).replace(os.sep, "/")
+def normalise_path(path: str | bytes) -> str:
+    """The stored form of a path: absolute, normalised, POSIX, exact (see ``paths``)."""
+    return paths.to_text(_absolute(path))
 
 
-def is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+def _absolute(path: str | bytes) -> bytes:
+    return os.path.abspath(os.fsencode(path)).replace(os.fsencode(os.sep), b"/")
+
+
+def is_image_name(name: str | bytes) -> bool:
+    return os.fsdecode(os.path.splitext(os.fsencode(name))[1]).lower() in IMAGE_EXTENSIONS
 
 
 def check_sources(sources: list[str]) -> list[str]:
     """Normalised source roots; raises SourceError naming the first one that is not there."""
     roots = []
     for source in sources:
-        root = normalise_path(source)
+        root = _absolute(source)
         if not os.path.exists(root):
-            raise SourceError(f"source {source} does not exist")
+            raise SourceError(f"source {paths.to_text(source)} does not exist")
         if not (os.path.isdir(root) or is_image_name(root)):
-            raise SourceError(f"source {source} is neither a folder nor an image file")
-        roots.append(root)
+            raise SourceError(f"source {paths.to_text(source)} is neither a folder nor an image file")
+        roots.append(paths.to_text(root))
     return roots
 
 
 def walk_sources(roots: list[str], walk: Walk) -> Iterator[FoundFile]:
-    """Yield every image file under ``roots``, in a stable order per folder.
+    """Yield every image file under ``roots`` (stored forms), in a stable order per folder.
 
     A folder reached twice (overlapping sources, links) is walked once; a file
     given both as a source and inside a source folder may be yielded twice, and
@@ -83,19 +95,20 @@ def walk_sources(roots: list[str], walk: Walk) -> Iterator[FoundFile]:
     """
     seen_dirs: set[tuple[int, int]] = set()
     for root in roots:
-        if os.path.isfile(root):
-            found = _stat_file(root, os.path.dirname(root), walk)
+        os_root = paths.to_os(root)
+        if not os.path.isdir(os_root):
+            found = _stat_file(os_root, paths.to_text(os.path.dirname(os_root)), walk)
             if found:
                 yield found
             continue
-        yield from _walk_folder(root, root, seen_dirs, walk)
+        yield from _walk_folder(os_root, root, seen_dirs, walk)
 
 
-def _walk_folder(folder: str, root: str, seen_dirs: set, walk: Walk) -> Iterator[FoundFile]:
+def _walk_folder(folder: bytes, root: str, seen_dirs: set, walk: Walk) -> Iterator[FoundFile]:
     try:
         st = os.stat(folder)
     except OSError as exc:
-        walk.problems.append(WalkProblem(folder, "unreadable_folder", _reason(exc)))
+        walk.problems.append(WalkProblem(paths.to_text(folder), "unreadable_folder", _reason(exc)))
         return
     key = (st.st_dev, st.st_ino)
     if key in seen_dirs:
@@ -105,13 +118,13 @@ def _walk_folder(folder: str, root: str, seen_dirs: set, walk: Walk) -> Iterator
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:
-        walk.problems.append(WalkProblem(folder, "unreadable_folder", _reason(exc)))
+        walk.problems.append(WalkProblem(paths.to_text(folder), "unreadable_folder", _reason(exc)))
         return
     subfolders = []
     for entry in entries:
-        if entry.name.startswith("."):
+        if entry.name.startswith(b"."):
             continue
-        path = folder.rstrip("/") + "/" + entry.name
+        path = folder.rstrip(b"/") + b"/" + entry.name
         try:
             is_dir = entry.is_dir(follow_symlinks=True)
         except OSError:
@@ -126,19 +139,31 @@ def _walk_folder(folder: str, root: str, seen_dirs: set, walk: Walk) -> Iterator
         yield from _walk_folder(sub, root, seen_dirs, walk)
 
 
-def _stat_file(path: str, root: str, walk: Walk) -> FoundFile | None:
+def _stat_file(path: bytes, root: str, walk: Walk) -> FoundFile | None:
     try:
         st = os.stat(path)  # follows symlinks
     except FileNotFoundError:
         if os.path.islink(path):
-            walk.problems.append(WalkProblem(path, "broken_link", "the symlink points to nothing"))
+            walk.problems.append(WalkProblem(paths.to_text(path), "broken_link", "the symlink points to nothing"))
         return None  # vanished between listing and stat: simply not there
     except OSError as exc:
-        walk.problems.append(WalkProblem(path, "unreadable_file", _reason(exc)))
+        kind = "link_loop" if exc.errno == errno.ELOOP else "unreadable_file"
+        walk.problems.append(WalkProblem(paths.to_text(path), kind, _reason(exc)))
         return None
     if not stat.S_ISREG(st.st_mode):
+        walk.problems.append(WalkProblem(
+            paths.to_text(path), "not_a_file",
+            f"named like an image but is a {_file_type(st.st_mode)}, not a regular file; not opened"))
         return None
-    return FoundFile(path, root, st.st_size, st.st_mtime_ns)
+    return FoundFile(paths.to_text(path), root, st.st_size, st.st_mtime_ns)
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def _reason(exc: OSError) -> str:

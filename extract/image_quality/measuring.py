@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import paths
 from .decoding import ImageError, decode
 from .metrics import all_families, families_by_name
 
@@ -24,13 +26,22 @@ from .metrics import all_families, families_by_name
 # worker by the pool initializer (see warehouse.known_hash_prefixes).
 _known_prefixes: np.ndarray = np.zeros(0, dtype=np.uint64)
 
+# Larger files are not read: a 100-megapixel image (decoding.MAX_PIXELS) takes
+# at most 800 MB even as uncompressed 16-bit RGBA, and a worker holds the bytes.
+MAX_FILE_BYTES = 1 << 30
+
 
 def init_worker(known_prefixes: np.ndarray) -> None:
-    """Pool initializer: one OpenCV thread per process (the pool is the parallelism)."""
+    """Pool initializer: one OpenCV thread per process (the pool is the parallelism).
+
+    OpenCV's own log lines are silenced: every file it cannot read becomes a row
+    in ``raw.extract_errors``, so they would only repeat it on the terminal.
+    """
     import cv2
 
     global _known_prefixes
     cv2.setNumThreads(1)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     _known_prefixes = known_prefixes
 
 
@@ -83,39 +94,60 @@ def is_known(hash_hex: str) -> bool:
 
 
 def read_file(path: str) -> tuple[bytes, os.stat_result]:
-    """The file's bytes and its stat; raises ImageError if it changes while read."""
-    with open(path, "rb") as f:
-        before = os.fstat(f.fileno())
-        data = f.read()
-        after = os.fstat(f.fileno())
+    """The bytes and stat of the file a stored path names.
+
+    Raises ImageError if it is not a regular file (opened without blocking, so a
+    FIFO swapped in after discovery cannot hang a worker), is larger than
+    ``MAX_FILE_BYTES``, or changes while it is read; OSError if it cannot be opened.
+    """
+    fd = os.open(paths.to_os(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb", closefd=True) as f:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise ImageError("not_a_file", "not a regular file (it changed into one after discovery)")
+        if before.st_size > MAX_FILE_BYTES:
+            raise ImageError("file_too_large", f"the file holds {before.st_size:,} bytes, above the limit of "
+                                               f"{MAX_FILE_BYTES:,}; not read")
+        data = f.read(MAX_FILE_BYTES + 1)
+        after = os.fstat(fd)
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
         raise ImageError("changed_while_reading", "the file changed while it was being read")
     return data, after
 
 
 def measure_file(task: FileTask) -> FileResult:
+    """Read, hash and measure one file. Never raises: every failure becomes a FileError."""
     result = FileResult(task.path)
+    try:
+        _measure_file(task, result)
+    except Exception as exc:  # hostile input must never stop a run; the kind says it is unexpected
+        kind = "out_of_memory" if isinstance(exc, MemoryError) else "unexpected_error"
+        stage = "read" if result.content_hash is None else "decode"
+        result.errors.append(FileError(stage, kind, f"{type(exc).__name__}: {exc}"[:2000]))
+    return result
+
+
+def _measure_file(task: FileTask, result: FileResult) -> None:
     try:
         data, st = read_file(task.path)
     except ImageError as exc:
         result.errors.append(FileError("read", exc.kind, str(exc)))
-        return result
+        return
     except OSError as exc:
         result.errors.append(FileError("read", _os_error_kind(exc), exc.strerror or str(exc)))
-        return result
+        return
     result.size_bytes, result.mtime_ns = st.st_size, st.st_mtime_ns
     result.content_hash = content_hash(data)
     if task.hash_only:
-        return result
+        return
     if task.expected_hash is not None and result.content_hash == task.expected_hash:
         wanted = [families_by_name()[name] for name in task.families or ()]
     elif is_known(result.content_hash):
-        return result
+        return
     else:
         wanted = list(all_families())
     if wanted:
         measure_bytes(data, wanted, result)
-    return result
 
 
 def measure_bytes(data: bytes, families, result: FileResult) -> None:
