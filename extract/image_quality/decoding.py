@@ -98,15 +98,17 @@ def read_header(data: bytes) -> ImageHeader:
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt = (img.format or "unknown").lower()
-            width, height = img.size
+            width, height = _stored_size(img)
             mode = img.mode
             channels = len(img.getbands())
             frames = int(getattr(img, "n_frames", 1) or 1)
             orientation = _exif_orientation(img)
     except UnidentifiedImageError:
         raise ImageError("not_an_image", "the bytes are not an image format we can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError("bad_header", f"the image header cannot be read: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow's parsers raise many types on hostile headers (TypeError, struct.error, ...)
+        raise ImageError("bad_header", f"the image header cannot be read: {type(exc).__name__}: {exc}") from None
     if width <= 0 or height <= 0:
         raise ImageError("bad_header", f"the header claims an empty image ({width}x{height})")
     if width * height > MAX_PIXELS:
@@ -117,6 +119,19 @@ def read_header(data: bytes) -> ImageHeader:
     if orientation in _SWAPPING_ORIENTATIONS:
         width, height = height, width
     return ImageHeader(fmt, width, height, mode, channels, frames)
+
+
+def _stored_size(img) -> tuple[int, int]:
+    """Width and height of the pixel array as stored, before any orientation.
+
+    Pillow reports that for every format but TIFF, whose plugin already swaps
+    ``size`` for orientations 5-8; the stored size is in the TIFF's own tags.
+    """
+    if img.format == "TIFF":
+        tags = getattr(img, "tag_v2", {})
+        if 256 in tags and 257 in tags:  # ImageWidth, ImageLength
+            return int(tags[256]), int(tags[257])
+    return img.size
 
 
 def _exif_orientation(img) -> int:
@@ -167,13 +182,13 @@ def decode(data: bytes) -> AnalysisImage:
             jpeg_reduction(max(header.width, header.height))]
     try:
         bgr = cv2.imdecode(buffer, flags)
+        if bgr is None or bgr.size == 0:
+            raise ImageError("decode_failed", f"the {header.format} decoder could not read the pixels")
+        if bgr.ndim == 2:
+            bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+        target = analysis_size(bgr.shape[1], bgr.shape[0])
+        if target != (bgr.shape[1], bgr.shape[0]):
+            bgr = cv2.resize(bgr, target, interpolation=cv2.INTER_AREA)
     except cv2.error as exc:
         raise ImageError("decode_failed", f"the decoder failed: {str(exc).strip().splitlines()[-1]}") from None
-    if bgr is None or bgr.size == 0:
-        raise ImageError("decode_failed", f"the {header.format} decoder could not read the pixels")
-    if bgr.ndim == 2:
-        bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-    target = analysis_size(bgr.shape[1], bgr.shape[0])
-    if target != (bgr.shape[1], bgr.shape[0]):
-        bgr = cv2.resize(bgr, target, interpolation=cv2.INTER_AREA)
     return AnalysisImage(header=header, bgr=np.ascontiguousarray(bgr))

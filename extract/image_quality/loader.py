@@ -33,6 +33,9 @@ from .discovery import FoundFile, Walk, check_sources, walk_sources
 from .measuring import FileResult, FileTask
 from .metrics import all_families, families_by_name
 
+# A file the walk found but that was gone, or no longer a regular file, when
+# read: the run closes its path as removed.
+_GONE_KINDS = frozenset({"vanished", "not_a_file"})
 DISCOVERY_BATCH = 10_000   # files per insert into the discovered table
 WRITE_BATCH_FILES = 500    # results per committed batch ...
 WRITE_BATCH_SECONDS = 5.0  # ... or per this many seconds, whichever comes first
@@ -116,6 +119,7 @@ class _LoadRun:
         self.counts = warehouse.RunCounts()
         self._pending: list[FileResult] = []
         self._source_root: dict[str, str] = {}
+        self._vanished: list[str] = []   # found by the walk, gone (or no longer a file) when read
         self._last_flush = time.monotonic()
 
     # -- the four steps --------------------------------------------------------------
@@ -125,6 +129,7 @@ class _LoadRun:
         walk = self._discover(roots)
         self._read_changed(verify)
         self._complete_content()
+        warehouse.forget_discovered(self.con, self._vanished)
         self.con.execute("begin")
         self.counts.paths_removed = warehouse.close_removed_paths(
             self.con, self.run_id, roots, walk.unreadable_folders)
@@ -208,6 +213,8 @@ class _LoadRun:
                      "computed_run": self.run_id, **values})
             if r.errors:
                 self.counts.files_failed += 1
+            if any(e.stage == "read" and e.error_kind in _GONE_KINDS for e in r.errors):
+                self._vanished.append(r.path)
             for e in r.errors:
                 errors.append({"path": r.path, "content_hash": r.content_hash, "stage": e.stage,
                                "family": e.family, "family_version": e.family_version,

@@ -18,7 +18,6 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .decoding import ImageError
 from .measuring import (FileError, FileResult, FileTask, content_hash, init_worker, measure_chunk,
                         read_file)
 
@@ -116,7 +115,7 @@ def _hash_in_parent(task: FileTask) -> FileResult:
     result = FileResult(task.path)
     try:
         data, st = read_file(task.path)
-    except (OSError, ImageError):
+    except Exception:  # unreadable now too: the failure is still recorded, without a hash
         return result
     result.content_hash = content_hash(data)
     result.size_bytes, result.mtime_ns = st.st_size, st.st_mtime_ns

@@ -280,6 +280,19 @@ def append_discovered(con: "duckdb.DuckDBPyConnection", batch: "pa.Table") -> No
         con.unregister("discovered_batch")
 
 
+def forget_discovered(con: "duckdb.DuckDBPyConnection", paths: Sequence[str]) -> None:
+    """Drop paths found by the walk that were gone when read: the run closes them as removed."""
+    if not paths:
+        return
+    import pyarrow as pa
+
+    con.register("vanished_paths", pa.table({"path": pa.array(list(paths), pa.string())}))
+    try:
+        con.execute("delete from discovered where path in (select path from vanished_paths)")
+    finally:
+        con.unregister("vanished_paths")
+
+
 def count_discovered(con: "duckdb.DuckDBPyConnection") -> int:
     return con.execute("select count(*) from discovered").fetchone()[0]
 
