@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR := demo_images
 DEMO_DB  := demo.duckdb
 
-.PHONY: demo test test-fast install bench clean
+TRAIN_DIR := build/train
+
+.PHONY: demo test test-fast install bench train clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -34,10 +36,17 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+## train: rebuild the shipped model (seed, golden set, model card) bit for bit from fixed seeds
+train: $(STAMP)
+	rm -rf $(TRAIN_DIR)
+	$(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 450 --seed 0
+	$(BIN)/image-quality extract $(TRAIN_DIR)/images --db $(TRAIN_DIR)/train.duckdb --quiet
+	$(BIN)/image-quality train --labels $(TRAIN_DIR)/images/labels.csv --db $(TRAIN_DIR)/train.duckdb
+
 ## bench: the benchmarks side by side (not part of the tests); CleanVision comes with the bench extra
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run_bench.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_DB) target logs .pytest_cache
+	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_DB) build target logs .pytest_cache

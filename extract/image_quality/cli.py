@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.set_defaults(handler=_cmd_demo_data)
 
+    p = sub.add_parser("evaluate", help="score a labelled set through extract and dbt; print accuracy, AUC, confusion")
+    p.add_argument("--labels", required=True, metavar="LABELS.csv", help="CSV with columns path,label")
+    add_extract_options(p)
+    p.add_argument("--project-dir", metavar="DIR", help="the dbt project (default as for run)")
+    p.set_defaults(handler=_cmd_evaluate)
+
     p = sub.add_parser("train", help="fit the Gaussian Naive Bayes model on labelled images and write the dbt seed")
     p.add_argument("--labels", required=True, metavar="LABELS.csv", help="CSV with columns path,label")
     add_db(p)
@@ -161,16 +167,56 @@ def _cmd_runs(args) -> int:
 
 def _cmd_run(args) -> int:
     summary = _extract(args)
-    project_dir = _dbt_project_dir(args.project_dir)
-    env = dict(os.environ, IMAGE_QUALITY_DB=os.path.abspath(summary.db_path))
-    # The loader's connection is closed by now: dbt is the only writer.
+    _dbt_build(summary.db_path, _dbt_project_dir(args.project_dir), args.quiet)
+    return 0
+
+
+def _dbt_build(db_path: str, project_dir: Path, quiet: bool) -> None:
+    """dbt build against ``db_path``; called once the loader's connection is closed (one writer)."""
+    env = dict(os.environ, IMAGE_QUALITY_DB=os.path.abspath(db_path))
     command = [sys.executable, "-c", "from dbt.cli.main import cli; cli()", "build",
                "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
-    if args.quiet:
+    if quiet:
         command.append("--quiet")
     completed = subprocess.run(command, env=env, cwd=project_dir)
     if completed.returncode != 0:
         raise _ExpectedFailure(f"dbt build failed (exit {completed.returncode}); see its output above")
+
+
+def _cmd_evaluate(args) -> int:
+    import numpy as np
+
+    from . import warehouse
+    from .evaluation import Evaluation
+    from .training import read_labels
+
+    if not os.path.isfile(args.labels):
+        raise _ExpectedFailure(f"labels file {args.labels} does not exist")
+    labelled = read_labels(args.labels)
+    if not labelled:
+        raise _ExpectedFailure(f"{args.labels} holds no labelled paths")
+    args.sources = [os.path.dirname(os.path.abspath(args.labels))]
+    summary = _extract(args)
+    _dbt_build(summary.db_path, _dbt_project_dir(args.project_dir), quiet=True)
+    con = warehouse.connect(summary.db_path, read_only=True)
+    try:
+        import pyarrow as pa
+
+        con.register("labelled", pa.table({"path": [p for p, _ in labelled], "label": [l for _, l in labelled]}))
+        cur = con.execute("""select l.label, q.* from labelled l
+                               join marts.image_quality q on q.path = l.path
+                              where q.quality_label is not null""")
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    finally:
+        con.close()
+    classes = [n[2:] for n in names if n.startswith("p_")]
+    if not rows or not classes:
+        raise _ExpectedFailure("no labelled image was scored: are the labelled paths under the labels file's folder?")
+    proba = [[row[names.index(f"p_{c}")] for c in classes] for row in rows]
+    result = Evaluation.from_probabilities([row[0] for row in rows], np.asarray(proba, dtype=float), classes)
+    print(f"scored {len(rows)} of {len(labelled)} labelled images with the model dbt applied")
+    print("\n".join(result.text_lines()))
     return 0
 
 
