@@ -31,8 +31,9 @@ class Colour(MetricFamily):
     def calculate(self, image):
         import cv2
 
-        b, g, r = (c.astype(np.int16) for c in cv2.split(image.bgr))
-        spread = np.maximum(np.maximum(np.abs(b - g), np.abs(g - r)), np.abs(r - b)).astype(np.uint8)
+        b, g, r = cv2.split(image.bgr)
+        # integer differences of uint8 channels: exact in any process
+        spread = cv2.max(cv2.max(cv2.absdiff(b, g), cv2.absdiff(g, r)), cv2.absdiff(r, b))
         histogram = np.bincount(spread.ravel(), minlength=256)
         cumulative = np.cumsum(histogram)
         p99 = int(np.searchsorted(cumulative, 0.99 * cumulative[-1], side="left"))
@@ -41,5 +42,6 @@ class Colour(MetricFamily):
         for channel in (1, 2):
             plane = ycc[:, :, channel]
             fine += float(np.var(plane - cv2.GaussianBlur(plane, (0, 0), FINE_SIGMA), dtype=np.float64))
-        return {"chroma_mean": float(spread.mean(dtype=np.float64)), "chroma_p99": float(p99),
+        mean = float(histogram @ np.arange(256) / histogram.sum())
+        return {"chroma_mean": mean, "chroma_p99": float(p99),
                 "chroma_fine_energy": float(np.log1p(fine))}
