@@ -10,15 +10,20 @@
 {%- endmacro %}
 
 {% macro default__gaussian_nb_score(features, key_columns, params, label_column, probability_prefix) -%}
+{#- The model's parameters are read when dbt executes and written into the SQL
+    as exact double literals (their shortest round-trip text), so scoring is
+    row-wise arithmetic: no unpivot, join, group or window, whatever the number
+    of rows. -#}
 {%- set model = image_quality.gaussian_nb_model(params) -%}
 {%- set keys = key_columns | join(', ') -%}
-{%- set keys_of_jll = [] -%}
-{%- for key in key_columns -%}{%- do keys_of_jll.append('jll.' ~ key) -%}{%- endfor -%}
+{%- set classes = model.classes -%}
 with scored_rows as (
     -- a row lacking any feature cannot be scored (scikit-learn would refuse it too)
     select
         {{ keys }},
-        {{ model.features | join(', ') }}
+        {% for feature in model.features -%}
+        {{ image_quality.feature_transform(model.transforms[feature], feature) }} as {{ feature }}{{ ',' if not loop.last }}
+        {% endfor %}
     from {{ features }}
     where
         {% for feature in model.features -%}
@@ -26,74 +31,47 @@ with scored_rows as (
         {% endfor %}
 ),
 
-feature_values as (
-    {% for feature in model.features -%}
+joint_log_likelihood as (
+    -- per class: ln(prior) - 0.5 * sum ln(2 pi var) - 0.5 * sum (x - theta)^2 / var,
+    -- as GaussianNB._joint_log_likelihood
     select
         {{ keys }},
-        '{{ feature }}' as feature,
-        {{ image_quality.feature_transform(model.transforms[feature], feature) }} as feature_value
+        {% for class_label in classes -%}
+        ln({{ image_quality.nb_literal(model.priors[class_label]) }})
+            {% for feature in model.features -%}
+            {%- set p = model.parameters[class_label][feature] %}
+            - 0.5 * ln(2 * {{ image_quality.nb_literal('3.141592653589793') }} * {{ image_quality.nb_literal(p.var) }})
+            - 0.5 * ({{ feature }} - {{ image_quality.nb_literal(p.theta) }}) * ({{ feature }} - {{ image_quality.nb_literal(p.theta) }}) / {{ image_quality.nb_literal(p.var) }}
+            {%- endfor %} as jll_{{ class_label }}{{ ',' if not loop.last }}
+        {% endfor %}
     from scored_rows
-    {% if not loop.last %}union all
-    {% endif %}
-    {%- endfor %}
-),
-
-model_params as (
-    select
-        model_version,
-        class_label,
-        class_index,
-        class_prior,
-        feature,
-        theta,
-        var
-    from {{ params }}
-),
-
-joint_log_likelihood as (
-    -- ln P(class) + sum over features of ln N(x; theta, var), as GaussianNB._joint_log_likelihood
-    select
-        {% for key in key_columns %}feature_values.{{ key }},
-        {% endfor -%}
-        model_params.model_version,
-        model_params.class_label,
-        model_params.class_index,
-        ln(max(model_params.class_prior))
-            - 0.5 * sum(ln(2 * cast(3.141592653589793 as double precision) * model_params.var))
-            - 0.5 * sum(
-                (feature_values.feature_value - model_params.theta)
-                * (feature_values.feature_value - model_params.theta)
-                / model_params.var
-            ) as jll
-    from feature_values
-    inner join model_params
-        on model_params.feature = feature_values.feature
-    group by
-        {% for key in key_columns %}feature_values.{{ key }},
-        {% endfor -%}
-        model_params.model_version,
-        model_params.class_label,
-        model_params.class_index
 ),
 
 shifted as (
     -- subtracting the row's largest jll keeps exp() finite whatever the magnitudes
     select
-        jll.*,
-        jll.jll - max(jll.jll) over (partition by {{ keys_of_jll | join(', ') }}) as shifted_jll,
-        row_number() over (
-            partition by {{ keys_of_jll | join(', ') }}
-            order by jll.jll desc, jll.class_index
-        ) as class_rank
-    from joint_log_likelihood as jll
+        {{ keys }},
+        {% for class_label in classes -%}
+        jll_{{ class_label }},
+        {% endfor -%}
+        {% if classes | length > 1 -%}
+        greatest({% for class_label in classes %}jll_{{ class_label }}{{ ', ' if not loop.last }}{% endfor %})
+        {%- else -%}
+        jll_{{ classes[0] }}
+        {%- endif %} as max_jll
+    from joint_log_likelihood
 ),
 
-probabilities as (
+exponentiated as (
     select
-        shifted.*,
-        exp(shifted.shifted_jll)
-            / sum(exp(shifted.shifted_jll)) over (partition by {% for key in key_columns %}shifted.{{ key }}{{ ', ' if not loop.last }}{% endfor %})
-            as probability
+        {{ keys }},
+        {% for class_label in classes -%}
+        jll_{{ class_label }},
+        {% endfor -%}
+        max_jll,
+        {% for class_label in classes -%}
+        exp(jll_{{ class_label }} - max_jll) as e_{{ class_label }}{{ ',' if not loop.last }}
+        {% endfor %}
     from shifted
 ),
 
@@ -102,17 +80,26 @@ final as (
         -- keys
         {{ keys }},
         -- prediction: argmax, ties to the lowest class_index as numpy's argmax
-        max(model_version) as model_version,
-        max(case when class_rank = 1 then class_label end) as {{ label_column }},
+        '{{ model.model_versions[0] }}' as model_version,
+        case
+            {% for class_label in classes -%}
+            when jll_{{ class_label }} = max_jll then '{{ class_label }}'
+            {% endfor -%}
+        end as {{ label_column }},
         -- one probability per class
-        {% for class_label in model.classes -%}
-        max(case when class_label = '{{ class_label }}' then probability end) as {{ probability_prefix ~ class_label }}{{ ',' if not loop.last }}
+        {% for class_label in classes -%}
+        e_{{ class_label }} / ({% for other in classes %}e_{{ other }}{{ ' + ' if not loop.last }}{% endfor %}) as {{ probability_prefix ~ class_label }}{{ ',' if not loop.last }}
         {% endfor %}
-    from probabilities
-    group by {{ keys }}
+    from exponentiated
 )
 
 select * from final
+{%- endmacro %}
+
+
+{#- A double precision literal from its exact text (shortest round-trip digits). -#}
+{% macro nb_literal(text) -%}
+    cast('{{ text }}' as double precision)
 {%- endmacro %}
 
 
@@ -127,12 +114,17 @@ select * from final
 {%- endmacro %}
 
 {% macro default__gaussian_nb_model(params) -%}
-    {%- set model = {'classes': [], 'features': [], 'transforms': {}, 'model_versions': []} -%}
+    {%- set model = {'classes': [], 'features': [], 'transforms': {}, 'model_versions': [],
+                     'priors': {}, 'parameters': {}} -%}
     {%- if not execute -%}
         {{ return(model) }}
     {%- endif -%}
     {%- set sql -%}
-        select distinct model_version, class_index, class_label, feature, feature_transform
+        select distinct
+            model_version, class_index, class_label, feature, feature_transform,
+            cast(cast(class_prior as double precision) as varchar) as class_prior_text,
+            cast(cast(theta as double precision) as varchar) as theta_text,
+            cast(cast(var as double precision) as varchar) as var_text
         from {{ params }}
         order by class_index, feature
     {%- endset -%}
@@ -144,7 +136,11 @@ select * from final
         {%- endif -%}
         {%- if row['class_label'] not in model.classes -%}
             {%- do model.classes.append(row['class_label']) -%}
+            {%- do model.parameters.update({row['class_label']: {}}) -%}
         {%- endif -%}
+        {%- do model.priors.update({row['class_label']: row['class_prior_text']}) -%}
+        {%- do model.parameters[row['class_label']].update(
+            {row['feature']: {'theta': row['theta_text'], 'var': row['var_text']}}) -%}
         {%- if row['feature'] not in model.features -%}
             {%- do model.features.append(row['feature']) -%}
             {%- do model.transforms.update({row['feature']: row['feature_transform']}) -%}
