@@ -17,6 +17,31 @@ fft as (
     where is_current_version
 ),
 
+spectral_peaks as (
+    select * from {{ ref('stg_raw__metric_spectral_peaks') }}
+    where is_current_version
+),
+
+directional_sharpness as (
+    select * from {{ ref('stg_raw__metric_directional_sharpness') }}
+    where is_current_version
+),
+
+colour as (
+    select * from {{ ref('stg_raw__metric_colour') }}
+    where is_current_version
+),
+
+information as (
+    select * from {{ ref('stg_raw__metric_information') }}
+    where is_current_version
+),
+
+fingerprint as (
+    select * from {{ ref('stg_raw__metric_fingerprint') }}
+    where is_current_version
+),
+
 image_properties as (
     select * from {{ ref('stg_raw__image_properties') }}
     where is_current_version
@@ -28,6 +53,16 @@ measured_content as (
     select content_hash from sobel
     union
     select content_hash from fft
+    union
+    select content_hash from spectral_peaks
+    union
+    select content_hash from directional_sharpness
+    union
+    select content_hash from colour
+    union
+    select content_hash from information
+    union
+    select content_hash from fingerprint
     union
     select content_hash from image_properties
 ),
@@ -43,6 +78,18 @@ joined as (
         sobel.sobel_magnitude_mean,
         sobel.sobel_magnitude_var,
         fft.fft_hf_mean,
+        spectral_peaks.peak_prominence,
+        spectral_peaks.peak_prominence_max,
+        directional_sharpness.dir_sharpness_min,
+        directional_sharpness.dir_sharpness_max,
+        -- colour and information
+        colour.chroma_mean,
+        colour.chroma_p99,
+        colour.chroma_fine_energy,
+        information.grey_entropy,
+        -- fingerprints
+        fingerprint.pixel_hash,
+        fingerprint.perceptual_hash,
         -- image properties
         image_properties.image_format,
         image_properties.width,
@@ -56,24 +103,39 @@ joined as (
         image_properties.brightness_p01,
         image_properties.brightness_p99,
         -- feature versions, one per family, and all of them as one comparable string
+        colour.metric_version as colour_version,
+        directional_sharpness.metric_version as directional_sharpness_version,
         fft.metric_version as fft_version,
+        fingerprint.metric_version as fingerprint_version,
         image_properties.metric_version as image_properties_version,
+        information.metric_version as information_version,
         laplacian.metric_version as laplacian_version,
-        sobel.metric_version as sobel_version
+        sobel.metric_version as sobel_version,
+        spectral_peaks.metric_version as spectral_peaks_version
     from measured_content
     left join laplacian on laplacian.content_hash = measured_content.content_hash
     left join sobel on sobel.content_hash = measured_content.content_hash
     left join fft on fft.content_hash = measured_content.content_hash
+    left join spectral_peaks on spectral_peaks.content_hash = measured_content.content_hash
+    left join directional_sharpness on directional_sharpness.content_hash = measured_content.content_hash
+    left join colour on colour.content_hash = measured_content.content_hash
+    left join information on information.content_hash = measured_content.content_hash
+    left join fingerprint on fingerprint.content_hash = measured_content.content_hash
     left join image_properties on image_properties.content_hash = measured_content.content_hash
 ),
 
 final as (
     select
         *,
-        'fft=' || coalesce(cast(fft_version as {{ dbt.type_string() }}), 'none')
+        'colour=' || coalesce(cast(colour_version as {{ dbt.type_string() }}), 'none')
+            || ';directional_sharpness=' || coalesce(cast(directional_sharpness_version as {{ dbt.type_string() }}), 'none')
+            || ';fft=' || coalesce(cast(fft_version as {{ dbt.type_string() }}), 'none')
+            || ';fingerprint=' || coalesce(cast(fingerprint_version as {{ dbt.type_string() }}), 'none')
             || ';image_properties=' || coalesce(cast(image_properties_version as {{ dbt.type_string() }}), 'none')
+            || ';information=' || coalesce(cast(information_version as {{ dbt.type_string() }}), 'none')
             || ';laplacian=' || coalesce(cast(laplacian_version as {{ dbt.type_string() }}), 'none')
             || ';sobel=' || coalesce(cast(sobel_version as {{ dbt.type_string() }}), 'none')
+            || ';spectral_peaks=' || coalesce(cast(spectral_peaks_version as {{ dbt.type_string() }}), 'none')
             as feature_versions
     from joined
 )

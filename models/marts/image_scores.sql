@@ -10,6 +10,8 @@
 -- One row per content hash: the quality model's probabilities and label.
 -- An incremental run scores only content that is new, or whose features or
 -- model changed since it was scored: a retrained seed rescores every row.
+-- Every measure a model may read is kept beside the scores (the seed names
+-- which ones it reads), so a score can be checked against its inputs.
 
 with features as (
     select * from {{ ref('int_image_features') }}
@@ -54,6 +56,15 @@ final as (
         to_score.sobel_magnitude_mean,
         to_score.sobel_magnitude_var,
         to_score.fft_hf_mean,
+        to_score.peak_prominence,
+        to_score.peak_prominence_max,
+        to_score.dir_sharpness_min,
+        to_score.dir_sharpness_max,
+        -- colour and information
+        to_score.chroma_mean,
+        to_score.chroma_p99,
+        to_score.chroma_fine_energy,
+        to_score.grey_entropy,
         -- image properties
         to_score.image_format,
         to_score.width,
