@@ -1,7 +1,10 @@
 -- The public contract: one row per file path present now, with its content's
--- quality label, class probabilities and main metrics.
+-- quality label, class probabilities and main metrics, and the checks
+-- CleanVision and fastdup users expect (thresholds: dbt vars).
 
 {%- set model = image_quality.gaussian_nb_model(ref('gaussian_nb_params')) %}
+{%- set checks = ['too_dark', 'too_bright', 'low_information', 'odd_size', 'odd_aspect_ratio',
+                  'greyscale_stored_as_colour', 'exact_duplicate', 'near_duplicate'] %}
 
 with files as (
     select * from {{ ref('stg_raw__files') }}
@@ -19,6 +22,14 @@ scores as (
     select * from {{ ref('image_scores') }}
 ),
 
+image_checks as (
+    select * from {{ ref('int_image_checks') }}
+),
+
+near_duplicate_pairs as (
+    select * from {{ ref('near_duplicate_pairs') }}
+),
+
 present_files as (
     select * from files
     where is_current
@@ -30,6 +41,108 @@ first_seen as (
         min(valid_from_run) as first_seen_run
     from files
     group by path
+),
+
+present_content as (
+    select
+        present_files.content_hash,
+        cast(count(*) as bigint) as path_count,
+        max(features.pixel_hash) as pixel_hash
+    from present_files
+    left join features
+        on features.content_hash = present_files.content_hash
+    group by present_files.content_hash
+),
+
+pixel_groups as (
+    -- present paths per decoded picture: byte-identical copies and files that
+    -- differ in bytes only (metadata, lossless re-save) fall in one group
+    select
+        pixel_hash,
+        cast(sum(path_count) as bigint) as path_count
+    from present_content
+    where pixel_hash is not null
+    group by pixel_hash
+),
+
+near_duplicate_partners as (
+    -- both ends of every pair that looks alike without being pixel-identical
+    select content_hash_a as content_hash, content_hash_b as partner_hash, hamming_distance
+    from near_duplicate_pairs
+    where not is_exact_duplicate
+    union all
+    select content_hash_b as content_hash, content_hash_a as partner_hash, hamming_distance
+    from near_duplicate_pairs
+    where not is_exact_duplicate
+),
+
+near_duplicates as (
+    select
+        near_duplicate_partners.content_hash,
+        cast(sum(partner.path_count) as bigint) as path_count,
+        min(near_duplicate_partners.hamming_distance) as min_distance
+    from near_duplicate_partners
+    inner join present_content as partner
+        on partner.content_hash = near_duplicate_partners.partner_hash
+    group by near_duplicate_partners.content_hash
+),
+
+checked as (
+    select
+        -- keys
+        present_files.path,
+        -- checks
+        image_checks.is_too_dark,
+        image_checks.is_too_bright,
+        image_checks.is_low_information,
+        image_checks.is_odd_size,
+        image_checks.is_odd_aspect_ratio,
+        image_checks.is_greyscale_stored_as_colour,
+        pixel_groups.path_count > 1 as is_exact_duplicate,
+        case
+            when features.perceptual_hash is null then null
+            else near_duplicates.content_hash is not null
+        end as is_near_duplicate,
+        -- what the checks rest on
+        image_checks.brightness_p01,
+        image_checks.brightness_p99,
+        image_checks.grey_entropy,
+        image_checks.pixel_count,
+        image_checks.aspect_ratio,
+        image_checks.channels,
+        image_checks.chroma_p99,
+        features.pixel_hash,
+        pixel_groups.path_count - 1 as exact_duplicate_count,
+        features.perceptual_hash,
+        case
+            when features.perceptual_hash is null then null
+            else coalesce(near_duplicates.path_count, 0)
+        end as near_duplicate_count,
+        near_duplicates.min_distance as near_duplicate_min_distance
+    from present_files
+    left join features
+        on features.content_hash = present_files.content_hash
+    left join image_checks
+        on image_checks.content_hash = present_files.content_hash
+    left join pixel_groups
+        on pixel_groups.pixel_hash = features.pixel_hash
+    left join near_duplicates
+        on near_duplicates.content_hash = present_files.content_hash
+),
+
+failed as (
+    -- the failed checks, named; a check that could not be made (null) has not failed
+    select
+        checked.*,
+        {% for check in checks -%}
+        case when is_{{ check }} then 1 else 0 end{{ ' +' if not loop.last else ' as failed_check_count,' }}
+        {% endfor -%}
+        nullif(replace(trim(
+            {% for check in checks -%}
+            case when is_{{ check }} then '{{ check }} ' else '' end{{ ' ||' if not loop.last }}
+            {% endfor -%}
+        ), ' ', ', '), '') as failed_checks
+    from checked
 ),
 
 final as (
@@ -56,6 +169,25 @@ final as (
         features.height,
         features.image_format,
         features.brightness_mean,
+        -- checks (null when a measure they need is missing)
+        {% for check in checks -%}
+        failed.is_{{ check }},
+        {% endfor -%}
+        failed.failed_checks,
+        failed.failed_check_count,
+        -- what the checks rest on
+        failed.brightness_p01,
+        failed.brightness_p99,
+        failed.grey_entropy,
+        failed.pixel_count,
+        failed.aspect_ratio,
+        failed.channels,
+        failed.chroma_p99,
+        failed.pixel_hash,
+        failed.exact_duplicate_count,
+        failed.perceptual_hash,
+        failed.near_duplicate_count,
+        failed.near_duplicate_min_distance,
         -- file
         present_files.source_root,
         present_files.size_bytes,
@@ -78,6 +210,8 @@ final as (
         on features.content_hash = present_files.content_hash
     left join scores
         on scores.content_hash = present_files.content_hash
+    inner join failed
+        on failed.path = present_files.path
 )
 
 select * from final

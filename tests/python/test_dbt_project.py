@@ -195,7 +195,7 @@ def built(tmp_path_factory) -> Built:
 def test_build_passes_every_model_and_test(built):
     assert_all_passed(built.build)
     kinds = [u.split(".")[0] for u in built.build.statuses()]
-    assert kinds.count("model") == 19
+    assert kinds.count("model") == 21
     assert kinds.count("seed") == 2
     assert kinds.count("test") >= 100
     # the singular parity test and our generic tests ran
