@@ -8,7 +8,7 @@ DEMO_DB  := demo.duckdb
 
 TRAIN_DIR := build/train
 
-.PHONY: demo test test-fast install bench train clean
+.PHONY: demo test test-fast install bench quality train clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ train: $(STAMP)
 	$(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 450 --seed 0
 	$(BIN)/image-quality extract $(TRAIN_DIR)/images --db $(TRAIN_DIR)/train.duckdb --quiet
 	$(BIN)/image-quality train --labels $(TRAIN_DIR)/images/labels.csv --db $(TRAIN_DIR)/train.duckdb
+
+## quality: the quality model's figures: leave-one-photo-out, and the shipped model through dbt on a new set
+quality: $(STAMP)
+	$(BIN)/python bench/quality_eval.py
 
 ## bench: the benchmarks side by side (not part of the tests); CleanVision comes with the bench extra
 bench: $(STAMP)
