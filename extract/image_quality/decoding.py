@@ -24,7 +24,9 @@ an animation is used, EXIF orientation is applied); grey is
 
 Decompression bombs: the header is read first (Pillow reads headers without
 decoding pixels) and an image above ``MAX_PIXELS`` is refused before any pixel
-buffer is allocated.
+buffer is allocated. Truncation is refused before decoding too: a JPEG whose
+last scan has no end marker, a PNG with a chunk longer than the rest of the
+file (OpenCV would allocate the claimed length first).
 
 Changing any constant here changes every family's definition: bump them all.
 """
@@ -32,6 +34,7 @@ Changing any constant here changes every family's definition: bump them all.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -96,13 +99,15 @@ def read_header(data: bytes) -> ImageHeader:
     if not data:
         raise ImageError("empty_file", "the file is empty (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = (img.format or "unknown").lower()
-            width, height = _stored_size(img)
-            mode = img.mode
-            channels = len(img.getbands())
-            frames = int(getattr(img, "n_frames", 1) or 1)
-            orientation = _exif_orientation(img)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns of broken tags; the outcome is recorded anyway
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = (img.format or "unknown").lower()
+                width, height = _stored_size(img)
+                mode = img.mode
+                channels = len(img.getbands())
+                frames = int(getattr(img, "n_frames", 1) or 1)
+                orientation = _exif_orientation(img)
     except UnidentifiedImageError:
         raise ImageError("not_an_image", "the bytes are not an image format we can read") from None
     except MemoryError:
@@ -167,6 +172,21 @@ def _jpeg_is_truncated(data: bytes) -> bool:
     return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
 
 
+def _png_chunk_overruns(data: bytes) -> bool:
+    # A chunk whose length field claims more bytes than the file holds: OpenCV's
+    # PNG reader allocates the claimed length first (4 GB for a 20 kB file with
+    # one byte changed), so such files are refused before they reach it.
+    pos, size = 8, len(data)
+    while pos + 8 <= size:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        if pos + 12 + length > size:
+            return True
+        if data[pos + 4:pos + 8] == b"IEND":
+            return False
+        pos += 12 + length
+    return False
+
+
 def decode(data: bytes) -> AnalysisImage:
     """Decode the bytes once, at the analysis resolution (see the module's policy)."""
     import cv2
@@ -180,6 +200,8 @@ def decode(data: bytes) -> AnalysisImage:
         flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
                  4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[
             jpeg_reduction(max(header.width, header.height))]
+    elif header.format == "png" and _png_chunk_overruns(data):
+        raise ImageError("truncated", "a PNG chunk claims more bytes than the file holds")
     try:
         bgr = cv2.imdecode(buffer, flags)
         if bgr is None or bgr.size == 0:
