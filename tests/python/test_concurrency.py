@@ -143,6 +143,7 @@ def test_an_extract_waits_for_another_then_stops_with_one_line(tmp_path, many_im
 # --- an extract and dbt build ------------------------------------------------------------------
 
 HOLD_S = 3.0  # how long dbt stays stopped while an extract starts and finds the lock taken
+DBT_WAITING_S = 15.0  # an extract held this long: dbt has parsed and is between connect attempts
 
 
 @pytest.fixture(scope="module")
@@ -200,19 +201,34 @@ def test_an_extract_during_dbt_build_waits_or_gives_up(tmp_path, dbt_project, sc
 
 
 @pytest.mark.slow
-def test_dbt_build_during_an_extract_fails_at_once_and_writes_nothing(tmp_path, dbt_project, scored, photos):
-    """dbt-duckdb does not wait for a lock: it fails with DuckDB's message; run it again after."""
+def test_dbt_build_during_an_extract_waits_or_gives_up(tmp_path, dbt_project, scored, photos):
+    """While an extract holds the warehouse, dbt waits (profiles.yml's connect retries), a bounded time."""
     db = copy_db(scored, tmp_path / "w.duckdb")
-    extract = start(cli("extract", str(more_images(tmp_path / "new", photos, n=12)), "--db", str(db),
-                        "--workers", "2", "--batch-files", "2"))
+    extract_cmd = ["--db", str(db), "--workers", "2", "--batch-files", "2"]
+    # held longer than dbt waits (two attempts: at 0 and 1 s): dbt gives up with DuckDB's lock error
+    extract = start(cli("extract", str(more_images(tmp_path / "new", photos, n=12)), *extract_cmd))
     try:
         wait_until_locked_by(extract, db)
         with stopped(extract):
-            code, output = run_dbt(dbt_project, db, "build")
+            code, output = run_dbt(dbt_project, db, "build", env={"IMAGE_QUALITY_DBT_CONNECT_ATTEMPTS": "2"})
     finally:
         extract_code, _, extract_err = finish(extract)
-    assert code != 0 and "lock" in output.lower(), output[-3000:]
+    assert code != 0 and "could not set lock" in output.lower(), output[-3000:]
     assert extract_code == 0, extract_err
-    code, output = run_dbt(dbt_project, db, "build")
-    assert code == 0, output[-5000:]
-    assert query(db, "select count(*) from marts.image_quality") == [(72,)]
+    assert last_run(db)["status"] == "succeeded"
+
+    # an extract that lets go within dbt's wait: dbt, started while the lock was held, waits and builds
+    extract = start(cli("extract", str(more_images(tmp_path / "newer", photos, n=3)), *extract_cmd))
+    try:
+        wait_until_locked_by(extract, db)
+        with stopped(extract):
+            build = start(dbt_command(dbt_project, "build"), env=dbt_env(db))
+            time.sleep(DBT_WAITING_S)  # dbt parses (a few seconds), then finds the file locked and waits
+            assert build.poll() is None, "dbt ended while the extract held the lock"
+    finally:
+        extract_code, _, extract_err = finish(extract)
+        build_code, build_out, build_err = finish(build)
+    assert extract_code == 0, extract_err
+    assert build_code == 0, (build_out + build_err)[-5000:]
+    # dbt connected after the extract finished: it scored both extracts' images, and every test passed
+    assert query(db, "select count(*) from marts.image_quality") == [(75,)]
