@@ -55,7 +55,7 @@ def test_hostile_names_reach_the_marts_exactly(hostile_scored):
 
 
 def test_an_orphan_score_fails_the_relationship_tests(hostile_scored, tmp_path):
-    """A score whose content no file holds and no features describe: dbt test must fail on it."""
+    """A score whose content no file holds and no features describe: dbt build must fail on it."""
     project, db, _ = hostile_scored
     db = copy_db(db, tmp_path / "orphan.duckdb")
     import duckdb
@@ -66,7 +66,7 @@ def test_an_orphan_score_fails_the_relationship_tests(hostile_scored, tmp_path):
                        select * replace (repeat('f', 64) as content_hash) from marts.image_scores limit 1""")
     finally:
         con.close()
-    code, output = run_dbt(project, db, "test", "--select", "image_scores")
+    code, output = run_dbt(project, db, "build", "--select", "image_scores")
     assert code != 0, output[-3000:]
     for test_name in ("relationships_image_scores_content_hash__content_hash__ref_int_image_features_",
                       "relationships_image_scores_content_hash__content_hash__ref_stg_raw__files_"):
