@@ -91,3 +91,37 @@ def test_large_jpeg_decodes_reduced_to_the_analysis_size(photos):
     image = decode(encoded.tobytes())
     assert (image.width, image.height) == (1024, 683)
     assert (image.header.width, image.header.height) == (4032, 2690)
+
+
+def test_a_png_whose_pixel_data_is_corrupt_fails_to_decode(photos):
+    """A valid header over garbage pixel data: read as an image, refused by the decoder, never a crash."""
+    ok, encoded = cv2.imencode(".png", photos["china"][:200, :300])
+    data = bytearray(encoded.tobytes())
+    idat = data.index(b"IDAT") + 4
+    data[idat:idat + 400] = np.random.default_rng(0).integers(0, 256, 400, dtype=np.uint8).tobytes()
+    with pytest.raises(ImageError) as err:
+        decode(bytes(data))
+    assert err.value.kind == "decode_failed"
+
+
+def test_a_failing_family_loses_only_its_own_row(photos):
+    """One family raising on an image: a metric_failed error for it, every other family's row kept."""
+    from image_quality.measuring import FileResult, measure_bytes
+    from image_quality.metrics import all_families
+
+    class Exploding:  # not a MetricFamily subclass: the registry must never see it
+        name, version = "exploding_test_family", 3
+
+        def calculate(self, image):
+            raise ZeroDivisionError("a family bug")
+
+    ok, encoded = cv2.imencode(".jpg", photos["flower"])
+    families = list(all_families())
+    result = FileResult("/photos/flower.jpg")
+    measure_bytes(encoded.tobytes(), [families[0], Exploding(), *families[1:]], result)
+    assert result.decoded
+    assert set(result.rows) == {family.name for family in families}
+    assert [(e.stage, e.error_kind, e.family, e.family_version) for e in result.errors] == \
+        [("metric", "metric_failed", "exploding_test_family", 3)]
+    assert "ZeroDivisionError: a family bug" in result.errors[0].message
+

@@ -240,6 +240,17 @@ def test_gif_is_not_an_image_extension_but_a_renamed_gif_is_measured(hostile):
     assert errors(db, stored(folder, "animated.gif")) == []
     row = measures(db, stored(folder, "gif_renamed.jpg"))
     assert (row["format"], row["frames"]) == ("gif", 3)
+    # measured on its first frame: the pixel fingerprint is that of frame 0 as Pillow decodes it, and
+    # no other frame's (frame 2 is frame 0 upside down: same brightness, other pixels)
+    gif = Image.open(io.BytesIO((folder / "gif_renamed.jpg").read_bytes()))
+    frame_hashes = []
+    for index in range(gif.n_frames):
+        gif.seek(index)
+        bgr = cv2.cvtColor(np.asarray(gif.convert("RGB")), cv2.COLOR_RGB2BGR)
+        frame_hashes.append(hashlib.sha256(f"{bgr.shape[1]}x{bgr.shape[0]}:".encode()
+                                           + np.ascontiguousarray(bgr).tobytes()).hexdigest())
+    assert len(set(frame_hashes)) == 3
+    assert row["pixel_hash"] == frame_hashes[0]
 
 
 def test_one_pixel_image_is_measured(hostile):
