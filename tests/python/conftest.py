@@ -14,6 +14,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
+# Property tests: `make test` (and so CI) draws the same examples every time, so a run that
+# passed passes again. HYPOTHESIS_PROFILE=explore searches new examples on each run instead.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
 
 def photographs() -> dict[str, np.ndarray]:
     """Real photographs that ship with our dependencies, as BGR uint8."""

@@ -44,6 +44,10 @@ PHOTOS = photographs()
 FFT_FLOOR = float(np.float32(20) * np.log(np.float32(MAGNITUDE_FLOOR)))  # what float32 arithmetic gives
 FFT_BLIND_SIDE = 2 * LOW_FREQUENCY_HALF_SIZE  # at most this on both sides, the whole spectrum is zeroed
 FFT_MONOTONE_SIDE = FFT_BLIND_SIDE + 40  # from here on both sides, blur always lowers the fft measure
+# What the float32 transform's rounding moves the fft measure by when a flip reorders its sums: it is
+# largest on bright, near-flat strips, where the zeroed low frequencies dwarf what survives (measured:
+# at most 2e-4 over 1,500 photo strips; hypothesis found 6e-4 on a near-flat 127 x 8 strip).
+FFT_FLOAT32_ABS = 2e-3
 
 # Exactly unchanged by a mirror or a half turn (integer sums, histograms).
 EXACT_UNDER_FLIPS = ("laplacian_var", "sobel_x_var", "sobel_y_var", "brightness_mean", "brightness_p01",
@@ -54,7 +58,16 @@ CLOSE_UNDER_FLIPS = {"sobel_magnitude_mean": 1e-9, "sobel_magnitude_var": 1e-9, 
 # +-0.5 rounding alone gives a Laplacian variance of 20/12 and a Sobel variance of 12/12, so each
 # floor is ten times that (a near-flat crop can measure more after blur, rounded to uint8 again).
 SHARPNESS_NOISE_FLOOR = {"laplacian_var": 17.0, "sobel_x_var": 10.0, "sobel_y_var": 10.0,
-                         "sobel_magnitude_mean": 3.0}
+                         "sobel_magnitude_mean": 3.0,
+                         # a ratio of scales, so no rounding floor, but it saturates near -0.35 to -0.47
+                         # once a blur dwarfs the octave it compares (measured: 0 of 400 photo crops
+                         # of 48-600 px break the order above -0.3; 2 of 150 do above -0.5)
+                         "dir_sharpness_min": -0.3}
+# Close under mirrors and half turns, in their natural-log units: the 16 directions map onto each
+# other and the power spectrum mirrors, but pyrDown's grid and the 5x5 median's borders do not
+# (measured over 400 photo crops above 120 px: at most 0.021, 0.058, 0.124 and 0.292).
+NEAR_UNDER_FLIPS = {"dir_sharpness_min": 0.1, "dir_sharpness_max": 0.15,
+                    "peak_prominence": 0.3, "peak_prominence_max": 0.6}
 BLUR_LADDER = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 _PYTHON_TYPES = {"double": float, "integer": int, "bigint": int, "varchar": str, "boolean": bool}
@@ -183,7 +196,7 @@ def photo_strips(draw):
 def test_fft_is_unchanged_by_a_mirror_when_a_side_is_at_most_120_px(bgr):
     base = fft_of(bgr)
     for turned in (bgr[:, ::-1], bgr[::-1], bgr[::-1, ::-1]):
-        assert fft_of(turned) == pytest.approx(base, rel=1e-5, abs=1e-4)
+        assert fft_of(turned) == pytest.approx(base, abs=FFT_FLOAT32_ABS)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -191,10 +204,12 @@ def test_fft_is_unchanged_by_a_mirror_when_a_side_is_at_most_120_px(bgr):
 def test_larger_photographs_half_turn_exact_mirror_close(bgr):
     base = measure(bgr)
     half_turn = measure(bgr[::-1, ::-1])
-    assert half_turn["fft_hf_mean"] == pytest.approx(base["fft_hf_mean"], rel=1e-5, abs=1e-4)
+    assert half_turn["fft_hf_mean"] == pytest.approx(base["fft_hf_mean"], abs=FFT_FLOAT32_ABS)
     for mirrored in (measure(bgr[:, ::-1]), measure(bgr[::-1]), half_turn):
         for column in EXACT_UNDER_FLIPS:
             assert mirrored[column] == base[column], column
+        for column, bound in NEAR_UNDER_FLIPS.items():
+            assert abs(mirrored[column] - base[column]) <= bound, (column, mirrored[column], base[column])
         # measured: up to 0.2 just above 120 px, under 0.06 from 320 px
         assert abs(mirrored["fft_hf_mean"] - base["fft_hf_mean"]) <= 0.5
 
