@@ -78,6 +78,9 @@ def extract(sources: list[str], *, db_path: str, workers: int | None = None, ver
     """Run one load run; raises SourceError / warehouse errors when it cannot start."""
     started = time.monotonic()
     roots = check_sources(sources)
+    from .parallel import start_worker_server
+
+    start_worker_server()
     families = all_families()
     con = warehouse.connect(db_path, lock_timeout_s=lock_timeout_s)
     try:
