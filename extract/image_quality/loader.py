@@ -144,7 +144,7 @@ class _LoadRun:
         walk = Walk()
         warehouse.create_discovered(self.con)
         for batch in _batched(walk_sources(roots, walk), DISCOVERY_BATCH):
-            warehouse.append_discovered(self.con, _discovered_table(batch))
+            warehouse.append_discovered(self.con, _discovered_batch(batch))
         if walk.problems:
             warehouse.record_errors_now(
                 self.con, self.run_id, ((p.path, "discover", p.kind, p.message) for p in walk.problems))
@@ -196,11 +196,11 @@ class _LoadRun:
         self._last_flush = time.monotonic()
         if not results:
             return
-        import pyarrow as pa
-
         by_name = families_by_name()
-        family_rows = {family: [] for family in self.families}
-        observed, errors = [], []
+        family_rows = {family: warehouse.Batch({**_FAMILY_KEY_COLUMNS, **family.columns})
+                       for family in self.families}
+        observed = warehouse.Batch(_OBSERVED_COLUMNS)
+        errors = warehouse.Batch(_ERROR_COLUMNS)
         for r in results:
             self.counts.files_read += r.content_hash is not None
             self.counts.images_decoded += r.decoded
@@ -222,12 +222,8 @@ class _LoadRun:
                 errors.append({"path": r.path, "content_hash": r.content_hash, "stage": e.stage,
                                "family": e.family, "family_version": e.family_version,
                                "error_kind": e.error_kind, "message": e.message})
-        warehouse.write_batch(
-            self.con, run_id=self.run_id,
-            family_rows={f: _family_table(f, rows) for f, rows in family_rows.items()},
-            observed=pa.Table.from_pylist(observed, schema=_OBSERVED_SCHEMA()),
-            errors=pa.Table.from_pylist(errors, schema=_ERROR_SCHEMA()),
-            counts=self.counts)
+        warehouse.write_batch(self.con, run_id=self.run_id, family_rows=family_rows,
+                              observed=observed, errors=errors, counts=self.counts)
 
 
 def _batched(items: Iterable, n: int) -> Iterator[list]:
@@ -241,39 +237,19 @@ def _batched(items: Iterable, n: int) -> Iterator[list]:
         yield batch
 
 
-def _discovered_table(batch: list[FoundFile]):
-    import pyarrow as pa
-
-    return pa.table({
-        "path": [f.path for f in batch],
-        "source_root": [f.source_root for f in batch],
-        "size_bytes": pa.array([f.size_bytes for f in batch], pa.int64()),
-        "mtime_ns": pa.array([f.mtime_ns for f in batch], pa.int64()),
+def _discovered_batch(found: list[FoundFile]) -> "warehouse.Batch":
+    types = warehouse.DISCOVERED_COLUMNS
+    return warehouse.Batch.of({
+        "path": (types["path"], [f.path for f in found]),
+        "source_root": (types["source_root"], [f.source_root for f in found]),
+        "size_bytes": (types["size_bytes"], [f.size_bytes for f in found]),
+        "mtime_ns": (types["mtime_ns"], [f.mtime_ns for f in found]),
     })
 
 
-_ARROW_TYPES = {"double": "float64", "bigint": "int64", "integer": "int32",
-                "varchar": "string", "boolean": "bool_"}
-
-
-def _family_table(family, rows: list[dict]):
-    import pyarrow as pa
-
-    fields = [("content_hash", pa.string()), ("metric_version", pa.int32()), ("computed_run", pa.int64())]
-    fields += [(name, getattr(pa, _ARROW_TYPES[t])()) for name, t in family.columns.items()]
-    return pa.Table.from_pylist(rows, schema=pa.schema(fields))
-
-
-def _OBSERVED_SCHEMA():
-    import pyarrow as pa
-
-    return pa.schema([("path", pa.string()), ("source_root", pa.string()),
-                      ("content_hash", pa.string()), ("size_bytes", pa.int64()), ("mtime_ns", pa.int64())])
-
-
-def _ERROR_SCHEMA():
-    import pyarrow as pa
-
-    return pa.schema([("path", pa.string()), ("content_hash", pa.string()), ("stage", pa.string()),
-                      ("family", pa.string()), ("family_version", pa.int32()),
-                      ("error_kind", pa.string()), ("message", pa.string())])
+# The columns of each kind of row a batch writes, with their SQL types.
+_FAMILY_KEY_COLUMNS = {"content_hash": "varchar", "metric_version": "integer", "computed_run": "bigint"}
+_OBSERVED_COLUMNS = {"path": "varchar", "source_root": "varchar", "content_hash": "varchar",
+                     "size_bytes": "bigint", "mtime_ns": "bigint"}
+_ERROR_COLUMNS = {"path": "varchar", "content_hash": "varchar", "stage": "varchar", "family": "varchar",
+                  "family_version": "integer", "error_kind": "varchar", "message": "varchar"}
