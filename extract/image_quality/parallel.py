@@ -30,7 +30,7 @@ def _context():
     if "forkserver" in methods:
         # Never plain fork: the parent holds a DuckDB connection and its threads.
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["image_quality.measuring"])
+        ctx.set_forkserver_preload(["image_quality.worker_imports"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -38,8 +38,9 @@ def _context():
 def start_worker_server() -> None:
     """Start the server that workers fork from, without waiting for it.
 
-    The forkserver imports the measuring code (OpenCV, NumPy, SciPy, Pillow:
-    about 0.3 s) once, and every worker forks from it ready to run. Started
+    The forkserver imports what workers need (``worker_imports``: OpenCV,
+    SciPy, Pillow, the metric families; about 0.5 s) once, and every worker
+    forks from it ready to run. Started
     when a run begins, those imports overlap the walk and the stat-cache
     comparison instead of delaying the first file; a run with nothing to read
     never waits for it. Without forkserver (spawn), there is nothing to warm.
