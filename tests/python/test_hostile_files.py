@@ -303,14 +303,19 @@ def test_exif_orientation_of_png_and_tiff(hostile, name):
 
 
 def test_exif_rotated_pixels_are_the_rotated_photo(photos):
-    """decode() itself, on the reduced JPEG path: pixels turned, not just the size."""
+    """decode() itself, on the reduced JPEG path: pixels turned (or mirrored), not just the size.
+
+    All eight EXIF orientations: the tag says how the stored pixels must be
+    turned to display; 2, 4, 5 and 7 include a mirror.
+    """
     rgb = cv2.resize(cv2.cvtColor(photos["china"], cv2.COLOR_BGR2RGB), (2560, 1708), interpolation=cv2.INTER_CUBIC)
     upright = decode(with_orientation(rgb, 1)).bgr.astype(int)
-    for orientation, turn in ((3, lambda a: a[::-1, ::-1]), (6, lambda a: np.rot90(a, -1)),
-                              (8, lambda a: np.rot90(a, 1))):
+    for orientation, turn in ((2, lambda a: a[:, ::-1]), (3, lambda a: a[::-1, ::-1]), (4, lambda a: a[::-1]),
+                              (5, lambda a: a.transpose(1, 0, 2)), (6, lambda a: np.rot90(a, -1)),
+                              (7, lambda a: a[::-1, ::-1].transpose(1, 0, 2)), (8, lambda a: np.rot90(a, 1))):
         turned = decode(with_orientation(rgb, orientation)).bgr.astype(int)
         assert turned.shape == turn(upright).shape
-        assert np.abs(turned - turn(upright)).max() <= 1  # area averaging rounds either way
+        assert np.abs(turned - turn(upright)).max() <= 1, orientation  # area averaging rounds either way
 
 
 def test_folder_loops_end_and_a_folder_named_jpg_is_walked(hostile):
