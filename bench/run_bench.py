@@ -14,6 +14,7 @@ The slow contenders (prototype, CleanVision) run on a subset and are compared pe
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import pickle
 import random
@@ -64,8 +65,9 @@ def prototype_model(path: Path) -> Path:
     demo = path.parent / "prototype_training"
     labels = write_demo_set(str(demo), n=30, seed=1)
     rows, y = [], []
-    for line in labels.read_text().splitlines()[1:]:
-        name, label = line.split(",")
+    with open(labels, newline="") as fh:
+        labelled = [(row["path"], row["label"]) for row in csv.DictReader(fh)]
+    for name, label in labelled:
         grey = cv2.cvtColor(cv2.imread(str(demo / name)), cv2.COLOR_BGR2GRAY)
         f = np.fft.fftshift(np.fft.fft2(grey))
         h, w = grey.shape
@@ -116,8 +118,8 @@ def bench_rerun(root: Path, work: Path, workers: int, repeat: int, n_files: int)
     for suffix in ("", ".wal"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     command = CLI + ["extract", str(folder), "--db", str(db), "--workers", str(workers), "--quiet"]
-    cold_wall, _ = run_measured(command)
-    cold = Measurement(f"ours: cold extract, {n_files} small files", n_files, [cold_wall])
+    cold_wall, cold_rss = run_measured(command)
+    cold = Measurement(f"ours: cold extract, {n_files} small files", n_files, [cold_wall], cold_rss)
     unchanged = measure(f"ours: re-run, nothing changed ({n_files} files)", n_files, command, repeat)
     rng = random.Random(11)
     changed_n = max(1, n_files // 100)
