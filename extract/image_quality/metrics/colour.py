@@ -38,11 +38,13 @@ class Colour(MetricFamily):
         histogram = cv2.calcHist([spread], [0], None, [256], [0, 256]).ravel().astype(np.int64)
         cumulative = np.cumsum(histogram)
         p99 = int(np.searchsorted(cumulative, 0.99 * cumulative[-1], side="left"))
-        ycc = cv2.cvtColor(image.bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32)
+        ycc = cv2.cvtColor(image.bgr, cv2.COLOR_BGR2YCrCb)
         fine = 0.0
         for channel in (1, 2):
-            plane = ycc[:, :, channel]
-            fine += float(np.var(plane - cv2.GaussianBlur(plane, (0, 0), FINE_SIGMA), dtype=np.float64))
+            # a contiguous float32 copy of the plane, so the blur reads it at full speed
+            plane = ycc[:, :, channel].astype(np.float32)
+            plane -= cv2.GaussianBlur(plane, (0, 0), FINE_SIGMA)
+            fine += float(np.var(plane, dtype=np.float64))
         mean = float(histogram @ np.arange(256) / histogram.sum())
         return {"chroma_mean": mean, "chroma_p99": float(p99),
                 "chroma_fine_energy": float(np.log1p(fine))}
