@@ -2,16 +2,6 @@ with source as (
     select * from {{ source('raw', 'image_properties') }}
 ),
 
-ranked as (
-    -- a version bump adds rows beside the old ones: the highest version is current
-    select
-        *,
-        row_number() over (
-            partition by content_hash order by metric_version desc
-        ) as version_rank
-    from source
-),
-
 renamed as (
     select
         -- keys
@@ -31,10 +21,10 @@ renamed as (
         cast(brightness_p01 as double precision) as brightness_p01,
         cast(brightness_p99 as double precision) as brightness_p99,
         -- lineage
-        version_rank = 1 as is_current_version,
+        {{ is_current_metric_version() }} as is_current_version,
         computed_run,
         computed_at
-    from ranked
+    from source
 )
 
 select * from renamed

@@ -2,16 +2,6 @@ with source as (
     select * from {{ source('raw', 'metric_directional_sharpness') }}
 ),
 
-ranked as (
-    -- a version bump adds rows beside the old ones: the highest version is current
-    select
-        *,
-        row_number() over (
-            partition by content_hash order by metric_version desc
-        ) as version_rank
-    from source
-),
-
 renamed as (
     select
         -- keys
@@ -21,10 +11,10 @@ renamed as (
         cast(dir_sharpness_min as double precision) as dir_sharpness_min,
         cast(dir_sharpness_max as double precision) as dir_sharpness_max,
         -- lineage
-        version_rank = 1 as is_current_version,
+        {{ is_current_metric_version() }} as is_current_version,
         computed_run,
         computed_at
-    from ranked
+    from source
 )
 
 select * from renamed

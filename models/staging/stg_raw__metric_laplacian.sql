@@ -2,16 +2,6 @@ with source as (
     select * from {{ source('raw', 'metric_laplacian') }}
 ),
 
-ranked as (
-    -- a version bump adds rows beside the old ones: the highest version is current
-    select
-        *,
-        row_number() over (
-            partition by content_hash order by metric_version desc
-        ) as version_rank
-    from source
-),
-
 renamed as (
     select
         -- keys
@@ -20,10 +10,10 @@ renamed as (
         -- measures
         cast(laplacian_var as double precision) as laplacian_var,
         -- lineage
-        version_rank = 1 as is_current_version,
+        {{ is_current_metric_version() }} as is_current_version,
         computed_run,
         computed_at
-    from ranked
+    from source
 )
 
 select * from renamed

@@ -2,16 +2,6 @@ with source as (
     select * from {{ source('raw', 'metric_spectral_peaks') }}
 ),
 
-ranked as (
-    -- a version bump adds rows beside the old ones: the highest version is current
-    select
-        *,
-        row_number() over (
-            partition by content_hash order by metric_version desc
-        ) as version_rank
-    from source
-),
-
 renamed as (
     select
         -- keys
@@ -21,10 +11,10 @@ renamed as (
         cast(peak_prominence as double precision) as peak_prominence,
         cast(peak_prominence_max as double precision) as peak_prominence_max,
         -- lineage
-        version_rank = 1 as is_current_version,
+        {{ is_current_metric_version() }} as is_current_version,
         computed_run,
         computed_at
-    from ranked
+    from source
 )
 
 select * from renamed
