@@ -1,4 +1,4 @@
-"""The ``image-quality`` command: extract, runs, run, demo-data, train.
+"""The ``image-quality`` command: extract, runs, run, demo-data, validation-data, evaluate, train.
 
 Heavy modules (duckdb, cv2, sklearn) are imported inside the commands, so
 ``--help`` answers at once. A run that cannot start prints one line saying why
@@ -82,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=_positive_int, default=24, metavar="N", help="images to write (default 24)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.set_defaults(handler=_cmd_demo_data)
+
+    p = sub.add_parser("validation-data",
+                       help="write a labelled validation set made by other physics than demo-data's (never train on it)")
+    p.add_argument("out", metavar="OUT", help="folder to write images and labels.csv into")
+    p.add_argument("--n", type=_positive_int, default=600, metavar="N", help="images to write (default 600)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--scenes", choices=("all", "validation", "train"), default="all",
+                   help="which photographs' scenes: all installed (default), or one split of the catalogue")
+    p.set_defaults(handler=_cmd_validation_data)
 
     p = sub.add_parser("evaluate", help="score a labelled set through extract and dbt; print accuracy, AUC, confusion")
     p.add_argument("--labels", required=True, metavar="LABELS.csv", help="CSV with columns path,label")
@@ -234,6 +243,17 @@ def _cmd_demo_data(args) -> int:
     from .demo_data import write_demo_set
 
     labels = write_demo_set(args.out, n=args.n, seed=args.seed)
+    print(f"wrote {labels.parent} ({args.n} images, labels in {labels})")
+    return 0
+
+
+def _cmd_validation_data(args) -> int:
+    from .validation_data import write_validation_set
+
+    try:
+        labels = write_validation_set(args.out, n=args.n, seed=args.seed, split=args.scenes)
+    except (ValueError, OSError) as exc:
+        raise _ExpectedFailure(str(exc)) from None
     print(f"wrote {labels.parent} ({args.n} images, labels in {labels})")
     return 0
 
