@@ -8,7 +8,7 @@ DEMO_DB  := demo.duckdb
 
 TRAIN_DIR := build/train
 
-.PHONY: demo test test-fast install bench quality train clean
+.PHONY: demo test test-fast install bench quality train photographs clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,15 +36,32 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+## photographs: the Debian packages whose photographs extract/image_quality/photographs.py catalogues
+## (for make train and make quality only; make test never needs them). Installs only what is missing;
+## PHOTOGRAPHS=skip does without them.
+PHOTO_PACKAGES := lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds \
+                  plasma-workspace-wallpapers python-matplotlib-data
+PHOTOGRAPHS ?= install
+photographs:
+	@[ "$(PHOTOGRAPHS)" = skip ] && exit 0; \
+	missing=$$(for p in $(PHOTO_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing photographs from Debian packages: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing \
+	  || { echo "photographs: could not install $$missing (needs root or sudo and Debian's apt; PHOTOGRAPHS=skip uses only the shipped ones)"; exit 1; }; \
+	fi
+
 ## train: rebuild the shipped model (seed, golden set, model card) bit for bit from fixed seeds
-train: $(STAMP)
+train: $(STAMP) photographs
 	rm -rf $(TRAIN_DIR)
 	$(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 450 --seed 0
 	$(BIN)/image-quality extract $(TRAIN_DIR)/images --db $(TRAIN_DIR)/train.duckdb --quiet
 	$(BIN)/image-quality train --labels $(TRAIN_DIR)/images/labels.csv --db $(TRAIN_DIR)/train.duckdb
 
-## quality: the quality model's figures: leave-one-photo-out, and the shipped model through dbt on a new set
-quality: $(STAMP)
+## quality: the quality model's figures: leave-one-photo-out, the shipped model through dbt on a new set,
+## and on the validation generator's set (accuracy per class and size band)
+quality: $(STAMP) photographs
 	$(BIN)/python bench/quality_eval.py
 
 ## bench: the benchmarks side by side (not part of the tests); CleanVision comes with the bench extra
