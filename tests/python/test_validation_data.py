@@ -100,3 +100,29 @@ def test_cli_writes_a_set_and_refuses_a_bad_scene_split_in_one_line(tmp_path):
     bad = subprocess.run([*cli, "validation-data", str(tmp_path / "w"), "--scenes", "nope"],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "nope" in bad.stderr
+
+
+def test_figures_count_recall_per_size_band_and_scene_split():
+    from image_quality.validation_report import SIZE_BANDS, figures_from_scores, size_band
+
+    classes = ["blurry", "moire", "sharp"]
+    onehot = {c: np.eye(3)[i] * 0.8 + 0.1 for i, c in enumerate(classes)}
+    rows = [("moire", "validation", 320, onehot["sharp"]),     # a small screen photo called sharp
+            ("moire", "validation", 499, onehot["moire"]),
+            ("moire", "train", 500, onehot["moire"]),
+            ("sharp", "train", 1500, onehot["blurry"]),       # smooth content called blurry
+            ("sharp", "train", 1501, onehot["sharp"]),
+            ("blurry", "train", 4032, onehot["blurry"])]
+    figures = figures_from_scores(rows, classes, seed=1, labelled=7)
+    assert [size_band(s) for s in (499, 500, 1500, 1501)] == [b[0] for b in SIZE_BANDS[:1]] + \
+        [SIZE_BANDS[1][0]] * 2 + [SIZE_BANDS[2][0]]
+    small, middle, large = (b[0] for b in SIZE_BANDS)
+    assert figures.recall_by_band[small] == {"moire": (1, 2)}
+    assert figures.recall_by_band[middle] == {"moire": (1, 1), "sharp": (0, 1)}
+    assert figures.recall_by_band[large] == {"sharp": (1, 1), "blurry": (1, 1)}
+    assert figures.accuracy_by_scenes == {"validation": (1, 2), "train": (3, 4)}
+    assert figures.evaluation.confusion == [[1, 0, 0], [0, 2, 1], [1, 0, 1]]
+    markdown = "\n".join(figures.markdown_lines())
+    assert f"| {small} | - | 0.500 | - | 2 |" in markdown
+    assert "6 of 7 labelled images" in markdown
+    assert "| validation scenes (never trained on) | 0.500 | 2 |" in markdown
