@@ -1,5 +1,5 @@
 -- Images failing any check (too dark, too bright, low information, odd size,
--- odd aspect ratio, greyscale stored as colour, exact or near duplicate), most
+-- odd aspect ratio, exact or near duplicate), most
 -- failures first, with the measures the checks rest on. Thresholds are dbt vars:
 -- dbt compile --vars '{odd_aspect_ratio_above: 4}' changes what fails.
 
@@ -19,7 +19,6 @@ final as (
         width,
         height,
         aspect_ratio,
-        chroma_p99,
         exact_duplicate_count,
         near_duplicate_count,
         near_duplicate_min_distance

@@ -1,8 +1,9 @@
 """Where one image's time goes: each stage of our extract beside the decode floor.
 
 Runs in one process, one thread (as a pool worker does), over the same files:
-read, hash, header, decode to the analysis size, grey conversion and every
-metric family, each timed on its own; then the floor's full-size grey decode
+read, hash, header, decode to grey at the analysis size, the steps families
+share (Sobel gradients, the octave below, the histogram) and every metric
+family, each timed on its own; then the floor's full-size grey decode
 of the same file. Prints milliseconds per image per stage (mean over files)
 and what the stages add up to against the floor.
 
@@ -44,13 +45,15 @@ def profile(paths: list[str]) -> dict[str, float]:
         data = timed("read", Path(path).read_bytes)
         timed("sha256", content_hash, data)
         timed("header (Pillow)", read_header, data)  # decode() reads it again below; subtracted there
-        image = timed("decode + resize to analysis size", decode, data)
-        image = AnalysisImage(image.header, image.bgr)  # a fresh grey cache, so grey is timed alone
-        timed("grey conversion", lambda: image.grey)
+        image = timed("decode to grey + resize to analysis size", decode, data)
+        image = AnalysisImage(image.header, image.grey)  # fresh caches: the shared steps timed alone
+        timed("shared: Sobel gradients", lambda: image.sobel)
+        timed("shared: one octave down (pyrDown)", lambda: image.coarse)
+        timed("shared: grey histogram", lambda: image.grey_histogram)
         for family in families:
             timed(f"family: {family.name}", family.calculate, image)
         timed("floor: full-size grey decode", cv2.imdecode, np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    totals["decode + resize to analysis size"] -= totals["header (Pillow)"]
+    totals["decode to grey + resize to analysis size"] -= totals["header (Pillow)"]
     return {stage: seconds / len(paths) for stage, seconds in totals.items()}
 
 

@@ -1,26 +1,34 @@
 """From file bytes to the one decoded image every metric family measures.
 
-Resolution policy
------------------
+Resolution policy (version 2 of every family)
+---------------------------------------------
 A metric must mean the same for a photo at 800x600 and at 4032x3024, so every
 family measures an *analysis image*, not the stored pixels:
 
-* ``ANALYSIS_LONG_SIDE = 1024``: an image whose longer side exceeds 1024 px is
-  reduced, with area averaging, so that its longer side is exactly 1024 px (the
-  shorter side is rounded to the nearest pixel, at least 1). Blur is then judged
-  as a viewer sees the photo at screen size, whatever the camera's pixel count.
-* JPEGs are decoded straight to a reduced size when they are at least twice the
-  analysis size (libjpeg's DCT scaling by 1/2, 1/4 or 1/8, the largest factor
-  that keeps the longer side >= 1024), then area-averaged to 1024. Other formats
-  are decoded in full, then area-averaged.
-* Smaller images are never upscaled: they are measured at their own size, and
-  ``analysis_width``/``analysis_height`` in ``raw.image_properties`` say so.
+* ``ANALYSIS_LONG_SIDE = 768``: an image whose longer side exceeds 768 px is
+  reduced, with area averaging (``cv2.INTER_AREA``), so that its longer side
+  is exactly 768 px (the shorter side rounded to the nearest pixel, at least
+  1). Blur is then judged as a viewer sees the photo on a phone's screen,
+  whatever the camera's pixel count.
+* Smaller images are never resampled: they are measured at their own size, so
+  a small image's aliasing (moire lives at the pixel scale) is never averaged
+  away, and ``analysis_width``/``analysis_height`` in ``raw.image_properties``
+  say so.
+* JPEGs are decoded straight to grey and to a reduced size when they are at
+  least twice the analysis size (libjpeg's DCT scaling by 1/2, 1/4 or 1/8, the
+  largest factor that keeps the longer side >= 768), then area-averaged to 768
+  on the grey plane only. libjpeg's other M/8 scales are slower and bias the
+  Laplacian, so they are not used. Other formats are decoded in full.
 
-Colour: the decoder yields 8-bit BGR (16-bit samples are scaled to 8 bits,
-alpha is dropped, palettes are expanded, CMYK is converted, the first frame of
-an animation is used, EXIF orientation is applied); grey is
-``cv2.cvtColor(bgr, COLOR_BGR2GRAY)`` (ITU-R BT.601 luma: 0.299 R + 0.587 G +
-0.114 B), exactly as the seed's scripts compute it.
+Grey: for a JPEG, the luma plane the file stores (libjpeg's grey output: the
+Y of its YCbCr, which encoders compute as ITU-R BT.601 luma, 0.299 R + 0.587 G
++ 0.114 B; a CMYK JPEG is converted by OpenCV). For other formats the decoder
+yields 8-bit BGR (16-bit samples are scaled to 8 bits, alpha is dropped,
+palettes are expanded, the first frame of an animation is used) and grey is
+``cv2.cvtColor(bgr, COLOR_BGR2GRAY)``, the same BT.601 luma, exactly as the
+seed's scripts compute it. EXIF orientation is applied in both cases. No
+family measures colour: decoding chroma cost a third of a grey decode and no
+model feature used it (docs/METRICS.md, "Why grey only").
 
 Decompression bombs: the header is read first (Pillow reads headers without
 decoding pixels) and an image above ``MAX_PIXELS`` is refused before any pixel
@@ -40,7 +48,7 @@ from functools import cached_property
 
 import numpy as np
 
-ANALYSIS_LONG_SIDE = 1024
+ANALYSIS_LONG_SIDE = 768
 MAX_PIXELS = 100_000_000  # 100 megapixels: above any phone camera, far below a bomb
 JPEG_FORMATS = frozenset({"jpeg", "mpo"})
 
@@ -74,21 +82,37 @@ class AnalysisImage:
     """One image at the analysis resolution: what every metric family measures."""
 
     header: ImageHeader
-    bgr: np.ndarray    # uint8, H x W x 3
+    grey: np.ndarray   # uint8, H x W, C-contiguous
 
     @cached_property
-    def grey(self) -> np.ndarray:
+    def grey_histogram(self) -> np.ndarray:
+        """Pixel counts of the 256 grey levels (int64), shared by the families that need it."""
         import cv2
 
-        return cv2.cvtColor(self.bgr, cv2.COLOR_BGR2GRAY)
+        # counts below 2**24 are exact in calcHist's float32; 4x faster than np.bincount
+        return cv2.calcHist([self.grey], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+
+    @cached_property
+    def sobel(self) -> tuple[np.ndarray, np.ndarray]:
+        """(gx, gy): OpenCV's 3x3 Sobel derivatives of grey in int16 (exact: |value| <= 1020)."""
+        import cv2
+
+        return cv2.Sobel(self.grey, cv2.CV_16S, 1, 0), cv2.Sobel(self.grey, cv2.CV_16S, 0, 1)
+
+    @cached_property
+    def coarse(self) -> np.ndarray:
+        """``cv2.pyrDown`` of grey in float32: the analysis image one octave down."""
+        import cv2
+
+        return cv2.pyrDown(self.grey.astype(np.float32))
 
     @property
     def width(self) -> int:
-        return int(self.bgr.shape[1])
+        return int(self.grey.shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.bgr.shape[0])
+        return int(self.grey.shape[0])
 
 
 def read_header(data: bytes) -> ImageHeader:
@@ -187,30 +211,39 @@ def _png_chunk_overruns(data: bytes) -> bool:
     return False
 
 
+_REDUCED_GREY_FLAGS = {2: "IMREAD_REDUCED_GRAYSCALE_2", 4: "IMREAD_REDUCED_GRAYSCALE_4",
+                       8: "IMREAD_REDUCED_GRAYSCALE_8"}
+
+
 def decode(data: bytes) -> AnalysisImage:
-    """Decode the bytes once, at the analysis resolution (see the module's policy)."""
+    """Decode the bytes once, to grey at the analysis resolution (see the module's policy)."""
     import cv2
 
     header = read_header(data)
     buffer = np.frombuffer(data, dtype=np.uint8)
-    flags = cv2.IMREAD_COLOR
-    if header.format in JPEG_FORMATS:
+    jpeg = header.format in JPEG_FORMATS
+    if jpeg:
         if _jpeg_is_truncated(data):
             raise ImageError("truncated", "the JPEG ends before its last scan is complete")
-        flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
-                 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[
-            jpeg_reduction(max(header.width, header.height))]
-    elif header.format == "png" and _png_chunk_overruns(data):
-        raise ImageError("truncated", "a PNG chunk claims more bytes than the file holds")
+        reduction = jpeg_reduction(max(header.width, header.height))
+        flags = getattr(cv2, _REDUCED_GREY_FLAGS[reduction]) if reduction > 1 else cv2.IMREAD_GRAYSCALE
+    else:
+        if header.format == "png" and _png_chunk_overruns(data):
+            raise ImageError("truncated", "a PNG chunk claims more bytes than the file holds")
+        flags = cv2.IMREAD_COLOR
     try:
-        bgr = cv2.imdecode(buffer, flags)
-        if bgr is None or bgr.size == 0:
+        pixels = cv2.imdecode(buffer, flags)
+        if pixels is None or pixels.size == 0:
             raise ImageError("decode_failed", f"the {header.format} decoder could not read the pixels")
-        if bgr.ndim == 2:
-            bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-        target = analysis_size(bgr.shape[1], bgr.shape[0])
-        if target != (bgr.shape[1], bgr.shape[0]):
-            bgr = cv2.resize(bgr, target, interpolation=cv2.INTER_AREA)
+        grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+        del pixels
+        # the size follows from the header's (displayed) size, so that a reduced decode, whose sides
+        # libjpeg rounds up, gives the same analysis size as a full one
+        target = analysis_size(header.width, header.height)
+        if target[0] > grey.shape[1] or target[1] > grey.shape[0]:  # a decoder that disagrees with its header
+            target = analysis_size(grey.shape[1], grey.shape[0])
+        if target != (grey.shape[1], grey.shape[0]):
+            grey = cv2.resize(grey, target, interpolation=cv2.INTER_AREA)
     except cv2.error as exc:
         raise ImageError("decode_failed", f"the decoder failed: {str(exc).strip().splitlines()[-1]}") from None
-    return AnalysisImage(header=header, bgr=np.ascontiguousarray(bgr))
+    return AnalysisImage(header=header, grey=np.ascontiguousarray(grey))

@@ -24,9 +24,7 @@ measured as (
             when width >= height then cast(width as double precision) / height
             else cast(height as double precision) / width
         end as aspect_ratio,
-        -- colour
-        channels,
-        chroma_p99
+        channels
     from features
 ),
 
@@ -41,8 +39,6 @@ checked as (
         pixel_count < {{ var('odd_size_pixels_below') }}
             or pixel_count > {{ var('odd_size_pixels_above') }} as is_odd_size,
         aspect_ratio > {{ var('odd_aspect_ratio_above') }} as is_odd_aspect_ratio,
-        channels >= 3
-            and chroma_p99 <= {{ var('greyscale_chroma_p99_at_most') }} as is_greyscale_stored_as_colour,
         -- what the checks rest on
         brightness_p01,
         brightness_p99,
@@ -51,8 +47,7 @@ checked as (
         height,
         pixel_count,
         aspect_ratio,
-        channels,
-        chroma_p99
+        channels
     from measured
 )
 

@@ -27,8 +27,8 @@ directional_sharpness as (
     where is_current_version
 ),
 
-colour as (
-    select * from {{ ref('stg_raw__metric_colour') }}
+edge_sharpness as (
+    select * from {{ ref('stg_raw__metric_edge_sharpness') }}
     where is_current_version
 ),
 
@@ -58,7 +58,7 @@ measured_content as (
     union
     select content_hash from directional_sharpness
     union
-    select content_hash from colour
+    select content_hash from edge_sharpness
     union
     select content_hash from information
     union
@@ -82,10 +82,11 @@ joined as (
         spectral_peaks.peak_prominence_max,
         directional_sharpness.dir_sharpness_min,
         directional_sharpness.dir_sharpness_max,
-        -- colour and information
-        colour.chroma_mean,
-        colour.chroma_p99,
-        colour.chroma_fine_energy,
+        edge_sharpness.edge_sharpness,
+        edge_sharpness.edge_sharpness_min_direction,
+        edge_sharpness.edge_density,
+        edge_sharpness.noise_sigma,
+        -- information
         information.grey_entropy,
         -- fingerprints
         fingerprint.pixel_hash,
@@ -103,8 +104,8 @@ joined as (
         image_properties.brightness_p01,
         image_properties.brightness_p99,
         -- feature versions, one per family, and all of them as one comparable string
-        colour.metric_version as colour_version,
         directional_sharpness.metric_version as directional_sharpness_version,
+        edge_sharpness.metric_version as edge_sharpness_version,
         fft.metric_version as fft_version,
         fingerprint.metric_version as fingerprint_version,
         image_properties.metric_version as image_properties_version,
@@ -118,7 +119,7 @@ joined as (
     left join fft on fft.content_hash = measured_content.content_hash
     left join spectral_peaks on spectral_peaks.content_hash = measured_content.content_hash
     left join directional_sharpness on directional_sharpness.content_hash = measured_content.content_hash
-    left join colour on colour.content_hash = measured_content.content_hash
+    left join edge_sharpness on edge_sharpness.content_hash = measured_content.content_hash
     left join information on information.content_hash = measured_content.content_hash
     left join fingerprint on fingerprint.content_hash = measured_content.content_hash
     left join image_properties on image_properties.content_hash = measured_content.content_hash
@@ -127,8 +128,8 @@ joined as (
 final as (
     select
         *,
-        'colour=' || coalesce(cast(colour_version as {{ dbt.type_string() }}), 'none')
-            || ';directional_sharpness=' || coalesce(cast(directional_sharpness_version as {{ dbt.type_string() }}), 'none')
+        'directional_sharpness=' || coalesce(cast(directional_sharpness_version as {{ dbt.type_string() }}), 'none')
+            || ';edge_sharpness=' || coalesce(cast(edge_sharpness_version as {{ dbt.type_string() }}), 'none')
             || ';fft=' || coalesce(cast(fft_version as {{ dbt.type_string() }}), 'none')
             || ';fingerprint=' || coalesce(cast(fingerprint_version as {{ dbt.type_string() }}), 'none')
             || ';image_properties=' || coalesce(cast(image_properties_version as {{ dbt.type_string() }}), 'none')

@@ -4,7 +4,7 @@
 
 {%- set model = image_quality.gaussian_nb_model(ref('gaussian_nb_params')) %}
 {%- set checks = ['too_dark', 'too_bright', 'low_information', 'odd_size', 'odd_aspect_ratio',
-                  'greyscale_stored_as_colour', 'exact_duplicate', 'near_duplicate'] %}
+                  'exact_duplicate', 'near_duplicate'] %}
 
 with files as (
     select * from {{ ref('stg_raw__files') }}
@@ -97,7 +97,6 @@ checked as (
         image_checks.is_low_information,
         image_checks.is_odd_size,
         image_checks.is_odd_aspect_ratio,
-        image_checks.is_greyscale_stored_as_colour,
         pixel_groups.path_count > 1 as is_exact_duplicate,
         case
             when features.perceptual_hash is null then null
@@ -110,7 +109,6 @@ checked as (
         image_checks.pixel_count,
         image_checks.aspect_ratio,
         image_checks.channels,
-        image_checks.chroma_p99,
         features.pixel_hash,
         pixel_groups.path_count - 1 as exact_duplicate_count,
         features.perceptual_hash,
@@ -182,7 +180,6 @@ final as (
         failed.pixel_count,
         failed.aspect_ratio,
         failed.channels,
-        failed.chroma_p99,
         failed.pixel_hash,
         failed.exact_duplicate_count,
         failed.perceptual_hash,

@@ -60,10 +60,11 @@ final as (
         to_score.peak_prominence_max,
         to_score.dir_sharpness_min,
         to_score.dir_sharpness_max,
-        -- colour and information
-        to_score.chroma_mean,
-        to_score.chroma_p99,
-        to_score.chroma_fine_energy,
+        to_score.edge_sharpness,
+        to_score.edge_sharpness_min_direction,
+        to_score.edge_density,
+        to_score.noise_sigma,
+        -- information
         to_score.grey_entropy,
         -- image properties
         to_score.image_format,

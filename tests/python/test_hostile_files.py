@@ -247,8 +247,9 @@ def test_gif_is_not_an_image_extension_but_a_renamed_gif_is_measured(hostile):
     for index in range(gif.n_frames):
         gif.seek(index)
         bgr = cv2.cvtColor(np.asarray(gif.convert("RGB")), cv2.COLOR_RGB2BGR)
-        frame_hashes.append(hashlib.sha256(f"{bgr.shape[1]}x{bgr.shape[0]}:".encode()
-                                           + np.ascontiguousarray(bgr).tobytes()).hexdigest())
+        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        frame_hashes.append(hashlib.sha256(f"{grey.shape[1]}x{grey.shape[0]}:".encode()
+                                           + np.ascontiguousarray(grey).tobytes()).hexdigest())
     assert len(set(frame_hashes)) == 3
     assert row["pixel_hash"] == frame_hashes[0]
 
@@ -262,10 +263,10 @@ def test_one_pixel_image_is_measured(hostile):
     assert row["brightness_mean"] == pytest.approx(200, abs=0.5)
 
 
-def test_100000_by_1_image_is_measured_at_1024_by_1(hostile):
+def test_100000_by_1_image_is_measured_at_768_by_1(hostile):
     folder, db, _ = hostile
     row = measures(db, stored(folder, "long_row.png"))
-    assert (row["width"], row["height"], row["analysis_width"], row["analysis_height"]) == (100_000, 1, 1024, 1)
+    assert (row["width"], row["height"], row["analysis_width"], row["analysis_height"]) == (100_000, 1, 768, 1)
     assert all(np.isfinite(v) for v in row.values() if isinstance(v, float))
 
 
@@ -309,11 +310,11 @@ def test_exif_rotated_pixels_are_the_rotated_photo(photos):
     turned to display; 2, 4, 5 and 7 include a mirror.
     """
     rgb = cv2.resize(cv2.cvtColor(photos["china"], cv2.COLOR_BGR2RGB), (2560, 1708), interpolation=cv2.INTER_CUBIC)
-    upright = decode(with_orientation(rgb, 1)).bgr.astype(int)
+    upright = decode(with_orientation(rgb, 1)).grey.astype(int)
     for orientation, turn in ((2, lambda a: a[:, ::-1]), (3, lambda a: a[::-1, ::-1]), (4, lambda a: a[::-1]),
-                              (5, lambda a: a.transpose(1, 0, 2)), (6, lambda a: np.rot90(a, -1)),
-                              (7, lambda a: a[::-1, ::-1].transpose(1, 0, 2)), (8, lambda a: np.rot90(a, 1))):
-        turned = decode(with_orientation(rgb, orientation)).bgr.astype(int)
+                              (5, lambda a: a.T), (6, lambda a: np.rot90(a, -1)),
+                              (7, lambda a: a[::-1, ::-1].T), (8, lambda a: np.rot90(a, 1))):
+        turned = decode(with_orientation(rgb, orientation)).grey.astype(int)
         assert turned.shape == turn(upright).shape
         assert np.abs(turned - turn(upright)).max() <= 1, orientation  # area averaging rounds either way
 

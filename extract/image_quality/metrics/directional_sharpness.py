@@ -28,38 +28,43 @@ DIRECTIONS = 16
 ENERGY_FLOOR = 1e-3
 
 
-def _tensor(plane: np.ndarray) -> tuple[float, float, float]:
+def _tensor(gx: np.ndarray, gy: np.ndarray) -> tuple[float, float, float]:
+    """(mean gx^2, mean gx gy, mean gy^2), from means and deviations accumulated in double."""
     import cv2
 
-    gx = cv2.Sobel(plane, cv2.CV_32F, 1, 0)
-    gy = cv2.Sobel(plane, cv2.CV_32F, 0, 1)
-    return (float(np.mean(gx * gx, dtype=np.float64)), float(np.mean(gx * gy, dtype=np.float64)),
-            float(np.mean(gy * gy, dtype=np.float64)))
+    def second_moment(values):
+        mean, std = cv2.meanStdDev(values)
+        return float(std[0, 0]) ** 2 + float(mean[0, 0]) ** 2
+
+    xx, yy = second_moment(gx), second_moment(gy)
+    return xx, (second_moment(gx + gy) - xx - yy) / 2.0, yy
 
 
-def direction_ratios(grey: np.ndarray) -> np.ndarray:
-    """r(theta) for DIRECTIONS angles."""
+def direction_ratios(image) -> np.ndarray:
+    """r(theta) for DIRECTIONS angles, from the image's shared fine gradients and octave."""
     import cv2
 
-    fine = grey.astype(np.float32)
-    if min(fine.shape) < 2:
+    if min(image.grey.shape) < 2:
         return np.zeros(DIRECTIONS)
-    coarse = cv2.pyrDown(fine)
+    gx, gy = image.sobel
+    coarse = image.coarse
     theta = np.arange(DIRECTIONS) * np.pi / DIRECTIONS
     c, s = np.cos(theta), np.sin(theta)
 
     def energy(t):
         return c * c * t[0] + 2 * c * s * t[1] + s * s * t[2] + ENERGY_FLOOR
 
-    return np.log(energy(_tensor(fine)) / energy(_tensor(coarse)))
+    fine = _tensor(gx.astype(np.int32), gy.astype(np.int32))
+    coarse_t = _tensor(cv2.Sobel(coarse, cv2.CV_32F, 1, 0), cv2.Sobel(coarse, cv2.CV_32F, 0, 1))
+    return np.log(energy(fine) / energy(coarse_t))
 
 
 class DirectionalSharpness(MetricFamily):
     name = "directional_sharpness"
     table = "metric_directional_sharpness"
-    version = 1
+    version = 2
     columns = {"dir_sharpness_min": "double", "dir_sharpness_max": "double"}
 
     def calculate(self, image):
-        r = direction_ratios(image.grey)
+        r = direction_ratios(image)
         return {"dir_sharpness_min": float(r.min()), "dir_sharpness_max": float(r.max())}

@@ -1,6 +1,6 @@
 """Fingerprints for duplicates: exact pixels and a perceptual hash.
 
-* ``pixel_hash``: SHA-256 (hex) of the analysis image's BGR pixels with its
+* ``pixel_hash``: SHA-256 (hex) of the grey analysis image's pixels with its
   width and height (see ``decoding``). Files whose bytes differ (metadata,
   container, lossless re-encoding) but decode to the same pixels share it.
 * ``perceptual_hash``: the 64-bit DCT hash of imagehash's ``phash``: the grey
@@ -40,10 +40,10 @@ def perceptual_hash(grey: np.ndarray) -> int:
 class Fingerprint(MetricFamily):
     name = "fingerprint"
     table = "metric_fingerprint"
-    version = 1
+    version = 2
     columns = {"pixel_hash": "varchar", "perceptual_hash": "bigint"}
 
     def calculate(self, image):
         digest = hashlib.sha256(f"{image.width}x{image.height}:".encode())
-        digest.update(np.ascontiguousarray(image.bgr).tobytes())
+        digest.update(np.ascontiguousarray(image.grey).tobytes())
         return {"pixel_hash": digest.hexdigest(), "perceptual_hash": perceptual_hash(image.grey)}

@@ -25,7 +25,7 @@ def nearest_rank_percentile(histogram: np.ndarray, fraction: float) -> int:
 class ImageProperties(MetricFamily):
     name = "image_properties"
     table = "image_properties"
-    version = 1
+    version = 2
     columns = {
         "format": "varchar",
         "width": "integer",
@@ -41,7 +41,7 @@ class ImageProperties(MetricFamily):
     }
 
     def calculate(self, image):
-        histogram = np.bincount(image.grey.ravel(), minlength=256).astype(np.float64)
+        histogram = image.grey_histogram.astype(np.float64)
         levels = np.arange(256, dtype=np.float64)
         header = image.header
         return {

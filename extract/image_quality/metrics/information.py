@@ -16,10 +16,10 @@ from .base import MetricFamily
 class Information(MetricFamily):
     name = "information"
     table = "metric_information"
-    version = 1
+    version = 2
     columns = {"grey_entropy": "double"}
 
     def calculate(self, image):
-        histogram = np.bincount(image.grey.ravel(), minlength=256).astype(np.float64)
+        histogram = image.grey_histogram.astype(np.float64)
         p = histogram[histogram > 0] / histogram.sum()
         return {"grey_entropy": float(max(0.0, -(p * np.log2(p)).sum()))}

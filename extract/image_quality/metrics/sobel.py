@@ -25,7 +25,7 @@ from .base import MetricFamily
 class Sobel(MetricFamily):
     name = "sobel"
     table = "metric_sobel"
-    version = 1
+    version = 2
     columns = {
         "sobel_x_var": "double",
         "sobel_y_var": "double",
@@ -36,8 +36,7 @@ class Sobel(MetricFamily):
     def calculate(self, image):
         import cv2
 
-        gx = cv2.Sobel(image.grey, cv2.CV_16S, 1, 0)
-        gy = cv2.Sobel(image.grey, cv2.CV_16S, 0, 1)
+        gx, gy = image.sobel
         # |g| <= 1020, so squares and their sum are exact in float32 and IEEE sqrt rounds
         # correctly: the same bits in every process. (cv2.magnitude's float32 result
         # depends on how its buffers happen to be aligned, so it differs run to run.)

@@ -79,7 +79,7 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 class SpectralPeaks(MetricFamily):
     name = "spectral_peaks"
     table = "metric_spectral_peaks"
-    version = 1
+    version = 2
     columns = {"peak_prominence": "double", "peak_prominence_max": "double"}
 
     def calculate(self, image):
