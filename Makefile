@@ -55,7 +55,7 @@ photographs:
 ## train: rebuild the shipped model (seed, golden set, model card) bit for bit from fixed seeds
 train: $(STAMP) photographs
 	rm -rf $(TRAIN_DIR)
-	$(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 450 --seed 0
+	$(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 600 --seed 0 --photographs installed
 	$(BIN)/image-quality extract $(TRAIN_DIR)/images --db $(TRAIN_DIR)/train.duckdb --quiet
 	$(BIN)/image-quality train --labels $(TRAIN_DIR)/images/labels.csv --db $(TRAIN_DIR)/train.duckdb
 

@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="folder to write images and labels.csv into")
     p.add_argument("--n", type=_positive_int, default=24, metavar="N", help="images to write (default 24)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--photographs", choices=("shipped", "installed"), default="shipped",
+                   help="training scenes our dependencies ship (default), or also those `make photographs` installs")
     p.set_defaults(handler=_cmd_demo_data)
 
     p = sub.add_parser("validation-data",
@@ -242,7 +244,7 @@ def _dbt_project_dir(explicit: str | None) -> Path:
 def _cmd_demo_data(args) -> int:
     from .demo_data import write_demo_set
 
-    labels = write_demo_set(args.out, n=args.n, seed=args.seed)
+    labels = write_demo_set(args.out, n=args.n, seed=args.seed, shipped_only=args.photographs == "shipped")
     print(f"wrote {labels.parent} ({args.n} images, labels in {labels})")
     return 0
 

@@ -1,30 +1,45 @@
 """A labelled set (sharp / blurry / moire) made from photographs our dependencies ship.
 
-Sources: scikit-learn's two sample photographs (china.jpg, flower.jpg) and,
-when scikit-image is installed, its photographs of real scenes and surfaces
-(``PHOTOS``). Nothing is drawn: every image is a real photograph, degraded the
-way cameras and screens degrade them. Strengths are set in *analysis pixels*
-(see ``decoding.ANALYSIS_LONG_SIDE``), so "barely visible" means barely
-visible at the size every metric looks at.
+This is the *training* generator. A second one, written apart with other
+physics and ranges (``validation_data``), measures the model; it is never
+used to fit or choose one.
 
-* sharp: a random crop (55-100% of each side), sometimes downscaled with area
-  averaging, never upscaled: at most the photograph's own size;
-* blurry: a crop at its own size, or enlarged to a phone size (1600-4032 px),
-  then one of defocus (disk point-spread function, radius 1.2-6 analysis px),
-  motion (a line of 3-16 analysis px at any angle), Gaussian (sigma 0.9-4) or
-  camera shake (a random walk spanning 2-9 px);
+Sources: the training scenes of ``photographs`` (scikit-learn's and scikit-image's
+photographs, and with ``make photographs`` those Debian packages ship).
+Nothing is drawn: every image is a real photograph, degraded the
+way cameras, screens and messaging apps degrade them.
+
+First an upload size is drawn for each image (``UPLOAD_SIZES``): a third are
+small, 150-700 px on the long side as messaging apps resize uploads, a third
+700-1600 px, a third phone-sized, 1600-4032 px. Strengths are then set in
+*analysis pixels* of that size (see ``decoding.ANALYSIS_LONG_SIDE``), so
+"barely visible" means barely visible at the size every metric looks at.
+
+* sharp: a crop at any scale (12-100% of each side, so smooth regions such as
+  sky or a page's margin are sharp images too), never enlarged; a document
+  photograph may get wide white margins; some are then sharpened as phones do
+  (unsharp mask), smoothed by noise reduction (bilateral filter), or taken in
+  low light (darker, with sensor noise of 4-10 grey levels);
+* blurry: a crop resized to the upload size (enlarged if need be), then one of
+  defocus (disk point-spread function, radius 1.2-6 analysis px), motion (a
+  line of 3-16 analysis px at any angle), Gaussian (sigma 0.9-4) or camera
+  shake (a random walk spanning 2-9 px);
 * moire: the photograph captured through a periodic structure that aliases:
   a screen (each pixel a cell of vertical R, G, B sub-pixel stripes with a dark
   row gap, photographed at a small rotation and a non-integer pitch), halftone
   print (CMYK dot screens at 15/75/0/45 degrees, photographed near the dot
   pitch), or fine fabric (a weave finer than the camera's pixels, sampled
-  without anti-aliasing). Lens blur and pattern contrast run from faint to strong.
+  without anti-aliasing). The capture is made at the upload size (at most
+  ``MAX_MOIRE_SIDE``; larger uploads are enlarged from it), so no resampling
+  averages the aliasing away. Lens blur and pattern contrast run from faint to
+  strong.
 
 Every image then gets sensor noise (sigma 0.5-2.5 grey levels, at its final
-size) and JPEG encoding at quality 60-95. The same seed gives the same files,
-byte for byte. ``labels.csv`` has ``path,label,photo,degradation``; paths are
-relative to its folder and ``photo`` names the source, for leave-one-photo-out
-validation.
+size) and JPEG encoding at quality 50-95; a quarter are decoded and encoded
+again at quality 60-90, as messaging apps re-encode. The same seed gives the
+same files, byte for byte. ``labels.csv`` has ``path,label,photo,degradation``;
+paths are relative to its folder and ``photo`` names the source, for
+leave-one-photo-out validation.
 """
 
 from __future__ import annotations
@@ -37,62 +52,50 @@ import numpy as np
 from .decoding import ANALYSIS_LONG_SIDE
 
 CLASSES = ("sharp", "blurry", "moire")
-# scikit-image photographs of real scenes and surfaces (not microscopy, not
-# illustrations, not images that are blurred already).
-SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "brick", "grass",
-                  "gravel", "moon", "coins", "page", "text", "hubble_deep_field")
-PHONE_LONG_SIDES = (1600, 2048, 2592, 3264, 4032)
+# Long sides of uploads, by band: (low, high, share).
+UPLOAD_SIZES = ((150, 700, 1 / 3), (700, 1600, 1 / 3), (1600, 4032, 1 / 3))
+MAX_CAPTURE_SIDE = 1600   # blurs are made at most this large, then enlarged
+# Moire captures are simulated at most this large (a halftone's dots, a screen's sub-pixels
+# take several scene pixels each), then enlarged: the beats survive, the cost stays bounded.
+MAX_MOIRE_SIDE = {"screen": 800, "halftone": 512, "fabric": 800}
+DOCUMENT_KINDS = frozenset({"document"})
 
 
 def source_photographs() -> list[tuple[str, np.ndarray]]:
-    """(name, BGR uint8 image) for every shipped photograph we can load."""
-    import cv2
-    from sklearn.datasets import load_sample_image
+    """(name, BGR uint8 image) for every photograph our dependencies ship, of either split."""
+    from .photographs import photographs
 
-    photos = [(name.removesuffix(".jpg"), cv2.cvtColor(load_sample_image(name), cv2.COLOR_RGB2BGR))
-              for name in ("china.jpg", "flower.jpg")]
-    try:
-        import skimage.data as data
-    except ImportError:
-        return photos
-    loaders = {name: getattr(data, name, None) for name in SKIMAGE_PHOTOS}
-    loaders["motorcycle"] = lambda: data.stereo_motorcycle()[0]
-    for name, loader in loaders.items():
-        if loader is None:
-            continue
-        try:
-            img = np.asarray(loader())
-        except Exception:  # a photo that needs a download is simply not used
-            continue
-        if img.ndim == 2:
-            img = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_GRAY2BGR)
-        else:
-            img = cv2.cvtColor(img[:, :, :3].astype(np.uint8), cv2.COLOR_RGB2BGR)
-        photos.append((name, np.ascontiguousarray(img)))
-    return photos
+    return photographs("all", shipped_only=True)
 
 
-def write_demo_set(out: str, *, n: int = 24, seed: int = 0) -> Path:
-    """Write ``n`` labelled JPEGs into ``out`` (classes in turn); returns the labels.csv path."""
-    import cv2
+def write_demo_set(out: str, *, n: int = 24, seed: int = 0, shipped_only: bool = True,
+                   workers: int | None = None) -> Path:
+    """Write ``n`` labelled JPEGs into ``out`` (classes in turn); returns the labels.csv path.
+
+    The photographs are the training scenes (``photographs``' "train" split):
+    those our dependencies ship, or with ``shipped_only=False`` the Debian ones
+    ``make photographs`` installs too. Image ``i`` depends on ``(seed, i)``
+    only, so ``workers`` processes (default: one per CPU) write the same bytes
+    as one.
+    """
+    import multiprocessing
+    import os
+
+    from .photographs import catalogue
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    photos = source_photographs()
-    rows = []
-    for i in range(n):
-        label = CLASSES[i % len(CLASSES)]
-        name, photo = photos[(i // len(CLASSES)) % len(photos)]
-        image, how = degrade(photo, label, rng)
-        image = add_sensor_noise(image, rng)
-        quality = int(rng.integers(60, 96))
-        filename = f"{i:04d}_{name}_{how}.jpg"
-        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise RuntimeError(f"JPEG encoding failed for {filename}")
-        (out_dir / filename).write_bytes(encoded.tobytes())
-        rows.append((filename, label, name, how))
+    entries = catalogue("train", shipped_only=shipped_only)
+    global _PHOTOS, _DOCUMENTS
+    _PHOTOS = [(p.name, img) for p in entries if (img := p.image()) is not None]
+    _DOCUMENTS = frozenset(p.name for p in entries if p.kind in DOCUMENT_KINDS)
+    jobs = [(out_dir, seed, i) for i in range(n)]
+    workers = min(workers or os.cpu_count() or 1, max(1, n // 8))
+    if workers > 1:  # forked workers share the loaded photographs
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            rows = pool.starmap(_write_one, jobs, chunksize=1)
+    else:
+        rows = [_write_one(*job) for job in jobs]
     labels = out_dir / "labels.csv"
     with labels.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -101,20 +104,108 @@ def write_demo_set(out: str, *, n: int = 24, seed: int = 0) -> Path:
     return labels
 
 
-def degrade(photo: np.ndarray, label: str, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+_PHOTOS: list[tuple[str, np.ndarray]] = []
+_DOCUMENTS: frozenset[str] = frozenset()
+
+
+def _write_one(out_dir: Path, seed: int, i: int) -> tuple[str, str, str, str]:
+    import cv2
+
+    rng = np.random.default_rng([seed, i])
+    label = CLASSES[i % len(CLASSES)]
+    name, photo = _PHOTOS[(i // len(CLASSES)) % len(_PHOTOS)]
+    image, how = degrade(photo, label, rng, document=name in _DOCUMENTS)
+    if not how.startswith("lowlight"):
+        image = add_sensor_noise(image, rng)
+    filename = f"{i:04d}_{name}_{how}.jpg"
+    encoded = _jpeg(image, int(rng.integers(50, 96)))
+    if rng.random() < 0.25:  # a messaging app's second encoding
+        encoded = _jpeg(cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR),
+                        int(rng.integers(60, 91)))
+    (out_dir / filename).write_bytes(encoded)
+    return filename, label, name, how
+
+
+def _jpeg(image: np.ndarray, quality: int) -> bytes:
+    import cv2
+
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return encoded.tobytes()
+
+
+def upload_long_side(rng: np.random.Generator) -> int:
+    """A long side drawn from ``UPLOAD_SIZES``."""
+    shares = np.array([share for _, _, share in UPLOAD_SIZES])
+    low, high, _ = UPLOAD_SIZES[int(rng.choice(len(UPLOAD_SIZES), p=shares / shares.sum()))]
+    return int(rng.integers(low, high + 1))
+
+
+def degrade(photo: np.ndarray, label: str, rng: np.random.Generator, *,
+            document: bool = False) -> tuple[np.ndarray, str]:
     """One degraded copy of ``photo`` for ``label``, and a short word for how."""
-    image = random_crop(photo, rng)
+    long_side = upload_long_side(rng)
     if label == "sharp":
-        if rng.random() < 0.4:
-            image = downscale(image, rng.uniform(0.5, 0.95))
-        return image, "sharp"
+        return sharp_copy(photo, long_side, rng, document)
     if label == "blurry":
-        if rng.random() < 0.5:
-            image = enlarge_to(image, int(rng.choice(PHONE_LONG_SIDES)))
+        # blurred at most MAX_CAPTURE_SIDE large (enlarging it further only blurs it more)
+        image = resize_long_side(random_crop(photo, rng, 0.3), min(long_side, MAX_CAPTURE_SIDE))
         how = str(rng.choice(tuple(BLURS)))
-        return BLURS[how](image, rng, analysis_scale(image)), how
+        return resize_long_side(BLURS[how](image, rng, analysis_scale(image)), long_side), how
     how = str(rng.choice(tuple(MOIRES)))
-    return MOIRES[how](image, rng), how
+    captured = MOIRES[how](random_crop(photo, rng, 0.4), rng, min(long_side, MAX_MOIRE_SIDE[how]))
+    return resize_long_side(captured, long_side), how
+
+
+def sharp_copy(photo: np.ndarray, long_side: int, rng: np.random.Generator,
+               document: bool) -> tuple[np.ndarray, str]:
+    """A crop at any scale, never enlarged, sometimes sharpened, denoised or in low light."""
+    import cv2
+
+    image = random_crop(photo, rng, 0.12)
+    how = "sharp"
+    if document and rng.random() < 0.6:
+        image, how = add_margins(image, rng), "sharp-margins"
+    if max(image.shape[:2]) > long_side:
+        image = resize_long_side(image, long_side)
+    treatment = rng.random()
+    if treatment < 0.15:    # phone sharpening: unsharp mask
+        soft = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.8, 1.6))
+        image = cv2.addWeighted(image, 1 + rng.uniform(0.3, 1.0), soft, -rng.uniform(0.3, 1.0), 0)
+        how += "-sharpened"
+    elif treatment < 0.25:  # phone noise reduction
+        image = cv2.bilateralFilter(image, 5, rng.uniform(10, 30), 3)
+        how += "-denoised"
+    elif treatment < 0.4:   # low light: darker, much noisier
+        dark = image.astype(np.float32) * rng.uniform(0.3, 0.6)
+        noisy = dark + rng.standard_normal(image.shape, dtype=np.float32) * np.float32(rng.uniform(4.0, 10.0))
+        image = np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+        how = "lowlight-" + how
+    return image, how
+
+
+def add_margins(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A document with wide paper margins (20-60% of each side), paper-white with slight noise."""
+    import cv2
+
+    h, w = image.shape[:2]
+    top, bottom = (int(h * rng.uniform(0.1, 0.3)) for _ in range(2))
+    left, right = (int(w * rng.uniform(0.1, 0.3)) for _ in range(2))
+    paper = [int(v) for v in rng.integers(225, 250, 3)]
+    return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=paper)
+
+
+def resize_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
+    """Area-averaged down, or bicubic up, to ``long_side`` px on the longer side."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = long_side / max(h, w)
+    if scale == 1:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
 
 
 def analysis_scale(image: np.ndarray) -> float:
@@ -122,33 +213,18 @@ def analysis_scale(image: np.ndarray) -> float:
     return max(1.0, max(image.shape[:2]) / ANALYSIS_LONG_SIDE)
 
 
-def random_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def random_crop(image: np.ndarray, rng: np.random.Generator, smallest: float = 0.55) -> np.ndarray:
+    """A crop of ``smallest``-100% of each side (at least 16 px)."""
     h, w = image.shape[:2]
-    ch, cw = int(h * rng.uniform(0.55, 1.0)), int(w * rng.uniform(0.55, 1.0))
+    ch = min(h, max(16, int(h * rng.uniform(smallest, 1.0))))
+    cw = min(w, max(16, int(w * rng.uniform(smallest, 1.0))))
     y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
     return image[y:y + ch, x:x + cw].copy()
 
 
-def downscale(image: np.ndarray, factor: float) -> np.ndarray:
-    import cv2
-
-    h, w = image.shape[:2]
-    return cv2.resize(image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
-
-
-def enlarge_to(image: np.ndarray, long_side: int) -> np.ndarray:
-    import cv2
-
-    h, w = image.shape[:2]
-    scale = long_side / max(h, w)
-    if scale <= 1:
-        return image
-    return cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
-
-
 def add_sensor_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     sigma = rng.uniform(0.5, 2.5)
-    noisy = image.astype(np.float32) + rng.normal(0.0, sigma, image.shape).astype(np.float32)
+    noisy = image.astype(np.float32) + rng.standard_normal(image.shape, dtype=np.float32) * np.float32(sigma)
     return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -220,9 +296,16 @@ def _capture(scene: np.ndarray, pitch: float, angle: float, lens_sigma: float) -
                           borderMode=cv2.BORDER_REFLECT_101)
 
 
-def screen_capture(image, rng):
+def _shown_at(image: np.ndarray, long_side: float) -> np.ndarray:
+    """The scene resized so that its capture comes out near the wanted size."""
+    return resize_long_side(image, max(16, int(round(long_side))))
+
+
+def screen_capture(image, rng, out_long_side):
     """The photo on an RGB-stripe display, photographed near the sub-pixel pitch."""
     zoom = int(rng.integers(1, 3))
+    ratio = rng.uniform(0.75, 1.8)   # camera pixels per screen pixel
+    image = _shown_at(image, out_long_side * ratio / zoom)
     shown = np.repeat(np.repeat(image.astype(np.float32), zoom, axis=0), zoom, axis=1)
     cell = 3
     screen = np.repeat(np.repeat(shown, cell, axis=0), cell, axis=1)
@@ -231,23 +314,25 @@ def screen_capture(image, rng):
         stripes[:, column::cell, channel] = screen[:, column::cell, channel] * 3.0
     stripes[cell - 1::cell] *= rng.uniform(0.2, 0.6)  # the dark gap between pixel rows
     # camera pixels per screen pixel: a non-integer ratio near 1 aliases the sub-pixel grid
-    pitch = cell * rng.uniform(0.75, 1.8)
+    pitch = cell * ratio
     captured = _capture(stripes, pitch, rng.uniform(-5, 5), rng.uniform(0.25, 1.1))
     return np.clip(captured * rng.uniform(0.9, 1.15), 0, 255).astype(np.uint8)
 
 
-def halftone_capture(image, rng):
+def halftone_capture(image, rng, out_long_side):
     """The photo printed with CMYK halftone dot screens, photographed near the dot pitch."""
     import cv2
 
     upsample = 4
+    period = rng.uniform(3.5, 6.0)
+    ratio = rng.uniform(0.55, 1.4)
+    image = _shown_at(image, out_long_side * period * ratio / upsample)
     big = cv2.resize(image, None, fx=upsample, fy=upsample, interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
     cmy = 1.0 - big[:, :, ::-1]                     # C, M, Y from R, G, B
     k = cmy.min(axis=2, keepdims=True) * rng.uniform(0.5, 1.0)
     inks = np.concatenate([(cmy - k) / np.maximum(1 - k, 1e-3), k], axis=2)
     h, w = big.shape[:2]
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
-    period = rng.uniform(3.5, 6.0)
     printed = np.ones((h, w, 3), np.float32)
     ink_colours = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0], [0, 0, 0]], np.float32)  # in RGB
     for index, degrees in enumerate((15, 75, 0, 45)):
@@ -258,15 +343,17 @@ def halftone_capture(image, rng):
         covered = (inks[:, :, index] > dots).astype(np.float32)[:, :, None]
         printed *= 1 - covered * (1 - ink_colours[index])
     scene = printed[:, :, ::-1] * 255                # back to BGR
-    captured = _capture(scene, period * rng.uniform(0.55, 1.4), rng.uniform(-4, 4), rng.uniform(0.3, 1.0))
+    captured = _capture(scene, period * ratio, rng.uniform(-4, 4), rng.uniform(0.3, 1.0))
     return np.clip(captured, 0, 255).astype(np.uint8)
 
 
-def fabric_capture(image, rng):
+def fabric_capture(image, rng, out_long_side):
     """A weave finer than the camera's pixels across the scene, sampled without anti-aliasing."""
     import cv2
 
     upsample = 3
+    ratio = rng.uniform(0.95, 1.15)
+    image = _shown_at(image, out_long_side * ratio)
     big = cv2.resize(image, None, fx=upsample, fy=upsample, interpolation=cv2.INTER_LINEAR).astype(np.float32)
     h, w = big.shape[:2]
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
@@ -278,7 +365,7 @@ def fabric_capture(image, rng):
     contrast = rng.uniform(0.25, 0.7)
     tint = rng.uniform(0.7, 1.0, 3).astype(np.float32)
     scene = big * (1 - contrast * weave[:, :, None] * tint)
-    captured = _capture(scene, upsample * rng.uniform(0.95, 1.15), rng.uniform(-3, 3), rng.uniform(0.0, 0.5))
+    captured = _capture(scene, upsample * ratio, rng.uniform(-3, 3), rng.uniform(0.0, 0.5))
     return np.clip(captured * (1 + contrast * 0.5), 0, 255).astype(np.uint8)
 
 
