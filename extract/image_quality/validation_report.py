@@ -9,6 +9,7 @@ columns of the mart), so a retrained model with other classes needs no edit.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ class ValidationFigures:
     evaluation: "object"                        # evaluation.Evaluation over every scored image
     recall_by_band: dict[str, dict[str, tuple[int, int]]]   # band -> class -> (recalled, images)
     accuracy_by_scenes: dict[str, tuple[int, int]]          # "train" / "validation" scenes -> (right, images)
+    recall_by_kind: dict[str, tuple[int, int]]              # how an image was made (sharp_smooth, ...) -> (recalled, images)
     seed: int
     labelled: int
 
@@ -48,6 +50,10 @@ class ValidationFigures:
         lines += ["", "| scenes | accuracy | images |", "| --- | ---: | ---: |"]
         lines += [f"| {split} scenes{' (never trained on)' if split == 'validation' else ''} | {_ratio(r, t)} | {t} |"
                   for split, (r, t) in sorted(self.accuracy_by_scenes.items())]
+        if self.recall_by_kind:
+            lines += ["", "Recall per way of making the image (`degradation` in labels.csv):", "",
+                      "| made as | recall | images |", "| --- | ---: | ---: |"]
+            lines += [f"| {kind} | {_ratio(r, t)} | {t} |" for kind, (r, t) in sorted(self.recall_by_kind.items())]
         return lines
 
     def text_lines(self) -> list[str]:
@@ -55,13 +61,16 @@ class ValidationFigures:
         lines = list(ev.text_lines())
         width = max(len(b) for b, _, _ in SIZE_BANDS) + 2
         lines.append("recall by size band (long side):")
-        lines.append(" " * width + "".join(c.rjust(10) for c in ev.classes))
+        lines.append(" " * width + "".join(c.rjust(14) for c in ev.classes))
         for band, _, _ in SIZE_BANDS:
             cells = self.recall_by_band.get(band, {})
             lines.append(band.ljust(width) + "".join(
-                f"{_ratio(*cells.get(c, (0, 0)))} ({cells.get(c, (0, 0))[1]})".rjust(10) for c in ev.classes))
+                f"{_ratio(*cells.get(c, (0, 0)))} ({cells.get(c, (0, 0))[1]})".rjust(14) for c in ev.classes))
         for split, (r, t) in sorted(self.accuracy_by_scenes.items()):
             lines.append(f"{split} scenes: accuracy {_ratio(r, t)} over {t} images")
+        if self.recall_by_kind:
+            lines.append("recall by way of making: " + ", ".join(
+                f"{kind} {_ratio(r, t)} ({t})" for kind, (r, t) in sorted(self.recall_by_kind.items())))
         return lines
 
 
@@ -73,9 +82,8 @@ def size_band(long_side: int) -> str:
     return next(name for name, lo, hi in SIZE_BANDS if lo <= long_side < hi)
 
 
-def figures_from_scores(rows: list[tuple[str, str, int, np.ndarray]], classes: list[str], *,
-                        seed: int, labelled: int) -> ValidationFigures:
-    """``rows``: (true label, scene split, long side, class probabilities in ``classes`` order)."""
+def figures_from_scores(rows: list[tuple], classes: list[str], *, seed: int, labelled: int) -> ValidationFigures:
+    """``rows``: (true label, scene split, long side, class probabilities in ``classes`` order[, made as])."""
     from .evaluation import Evaluation
 
     proba = np.array([r[3] for r in rows], dtype=float)
@@ -83,7 +91,13 @@ def figures_from_scores(rows: list[tuple[str, str, int, np.ndarray]], classes: l
     predicted = [classes[j] for j in np.argmax(proba, axis=1)]
     by_band: dict[str, dict[str, list[int]]] = {}
     by_scenes: dict[str, list[int]] = {}
-    for (label, split, long_side, _), guess in zip(rows, predicted):
+    by_kind: dict[str, list[int]] = {}
+    for row, guess in zip(rows, predicted):
+        label, split, long_side = row[:3]
+        if len(row) > 4 and row[4]:
+            kind = by_kind.setdefault(row[4], [0, 0])
+            kind[0] += guess == label
+            kind[1] += 1
         cell = by_band.setdefault(size_band(long_side), {}).setdefault(label, [0, 0])
         cell[0] += guess == label
         cell[1] += 1
@@ -91,10 +105,16 @@ def figures_from_scores(rows: list[tuple[str, str, int, np.ndarray]], classes: l
         scenes[0] += guess == label
         scenes[1] += 1
     return ValidationFigures(evaluation, {b: {c: tuple(v) for c, v in cells.items()} for b, cells in by_band.items()},
-                             {s: tuple(v) for s, v in by_scenes.items()}, seed, labelled)
+                             {s: tuple(v) for s, v in by_scenes.items()}, {k: tuple(v) for k, v in by_kind.items()},
+                             seed, labelled)
 
 
-def score_labelled_set(labels_csv: str, db_path: str) -> tuple[list[tuple[str, str, int, np.ndarray]], list[str], int]:
+def made_as(degradation: str) -> str:
+    """The way an image was made, without its parameters: 'blurry_defocus4.4-...' -> 'blurry_defocus'."""
+    return degradation.split("-")[0].rstrip("0123456789.")
+
+
+def score_labelled_set(labels_csv: str, db_path: str) -> tuple[list[tuple], list[str], int]:
     """Read the mart's scores for a labelled set: (rows as figures_from_scores takes, classes, labelled)."""
     import duckdb
     from PIL import Image
@@ -104,6 +124,8 @@ def score_labelled_set(labels_csv: str, db_path: str) -> tuple[list[tuple[str, s
     from .training import read_labelled_groups
 
     labelled = read_labelled_groups(labels_csv)
+    with open(labels_csv, newline="") as f:
+        kinds = [made_as(r.get("degradation") or "") for r in csv.DictReader(f) if r.get("path") and r.get("label")]
     con = duckdb.connect(db_path, read_only=True)
     try:
         cur = con.execute("select * from marts.image_quality where quality_label is not null")
@@ -113,14 +135,14 @@ def score_labelled_set(labels_csv: str, db_path: str) -> tuple[list[tuple[str, s
         con.close()
     classes = [n[2:] for n in names if n.startswith("p_")]
     rows = []
-    for path, label, photo in labelled:
+    for (path, label, photo), kind in zip(labelled, kinds):
         row = scored.get(path)
         if row is None:
             continue
         with Image.open(to_os(path)) as img:
             long_side = max(img.size)
         proba = np.array([row[names.index(f"p_{c}")] for c in classes], dtype=float)
-        rows.append((label, split_of(photo) or "unknown", long_side, proba))
+        rows.append((label, split_of(photo) or "unknown", long_side, proba, kind))
     return rows, classes, len(labelled)
 
 

@@ -112,7 +112,7 @@ def test_figures_count_recall_per_size_band_and_scene_split():
             ("moire", "train", 500, onehot["moire"]),
             ("sharp", "train", 1500, onehot["blurry"]),       # smooth content called blurry
             ("sharp", "train", 1501, onehot["sharp"]),
-            ("blurry", "train", 4032, onehot["blurry"])]
+            ("blurry", "train", 4032, onehot["blurry"], "blurry_defocus")]
     figures = figures_from_scores(rows, classes, seed=1, labelled=7)
     assert [size_band(s) for s in (499, 500, 1500, 1501)] == [b[0] for b in SIZE_BANDS[:1]] + \
         [SIZE_BANDS[1][0]] * 2 + [SIZE_BANDS[2][0]]
@@ -126,3 +126,33 @@ def test_figures_count_recall_per_size_band_and_scene_split():
     assert f"| {small} | - | 0.500 | - | 2 |" in markdown
     assert "6 of 7 labelled images" in markdown
     assert "| validation scenes (never trained on) | 0.500 | 2 |" in markdown
+    assert figures.recall_by_kind == {"blurry_defocus": (1, 1)}
+
+
+def test_made_as_drops_the_parameters():
+    from image_quality.validation_report import made_as
+
+    assert made_as("blurry_defocus4.4-bayer+nr4-215x385-q50") == "blurry_defocus"
+    assert made_as("sharp_lowlight0.13-plain-614x345-q61") == "sharp_lowlight"
+    assert made_as("moire_pentile-p1.25-a3-beat5-plain-659x1427-q72") == "moire_pentile"
+
+
+def test_a_screen_photo_of_a_blank_screen_still_shows_its_moire_at_its_own_size():
+    # on a flat grey screen any structure is the sub-pixel lattice aliasing; the smoothed image
+    # (sigma 1 px at the final size) keeps the beat, which is at least 4 final pixels long;
+    # sharp and blurry images of the same flat photograph hold only smoothed noise
+    from image_quality.photographs import CATALOGUE
+    from image_quality.validation_data import make_image
+
+    flat = np.full((600, 800, 3), 128, np.uint8)
+    about = next(p for p in CATALOGUE if p.name == "china")
+    spread = {}
+    for label in ("moire", "sharp", "blurry"):
+        values = []
+        for k in range(4):
+            jpeg, how = make_image(flat, about, label, np.random.default_rng([99, k]))
+            image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).astype(np.float32)
+            smooth = cv2.GaussianBlur(image, (0, 0), 1.0)[4:-4, 4:-4]
+            values.append(max(float(smooth[..., c].std()) for c in range(3)))  # screen moire is coloured
+        spread[label] = values
+    assert min(spread["moire"]) > 3 * max(spread["sharp"] + spread["blurry"]), spread
