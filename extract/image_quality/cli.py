@@ -110,7 +110,7 @@ def _positive_int(text: str) -> int:
 
 def _extract(args) -> "object":
     from . import warehouse
-    from .discovery import SourceError
+    from .sources import SourceError
     from .loader import extract
     from .progress import FileProgress, wants_progress
 
