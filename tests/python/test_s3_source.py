@@ -7,6 +7,12 @@ proxy in front of the server that answers as a failing S3 would.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
 import pytest
 
 from conftest import last_run, query, run_cli, write_jpeg
@@ -281,3 +287,43 @@ def test_extract_then_dbt_build_scores_every_image_in_the_bucket(tmp_path, s3_se
     scored = dict(query(db, "select path, quality_label from marts.image_quality"))
     assert set(scored) == {f"s3://{bucket}/{k}" for k in objects} | {str(local)}
     assert all(label is not None for label in scored.values())
+
+
+def test_a_multipart_object_is_keyed_by_its_sha256_not_its_etag(tmp_path, s3_server, bucket, photos):
+    from boto3.s3.transfer import TransferConfig
+
+    rng = np.random.default_rng(0)
+    base = cv2.resize(photos[sorted(photos)[0]], (1800, 1400), interpolation=cv2.INTER_LINEAR)
+    noisy = np.clip(base.astype(np.int16) + rng.integers(-40, 40, base.shape), 0, 255).astype(np.uint8)
+    ok, encoded = cv2.imencode(".png", noisy)
+    data = encoded.tobytes()
+    assert ok and len(data) > 6 * 2 ** 20
+    source = tmp_path / "big.png"
+    source.write_bytes(data)
+    s3_server.client().upload_file(str(source), bucket, "big.png", Config=TransferConfig(
+        multipart_threshold=5 * 2 ** 20, multipart_chunksize=5 * 2 ** 20))
+    db = tmp_path / "w.duckdb"
+    done = extract(db, f"s3://{bucket}", env=s3_server.env())
+    assert done.returncode == 0, done.stderr
+    [(content_hash, etag)] = query(db, "select content_hash, etag from raw.files")
+    assert content_hash == sha256(data)
+    assert etag.strip('"').endswith("-2"), "a multipart upload's ETag (no MD5 of the bytes)"
+    assert_fully_measured(db, [content_hash])
+
+
+def test_a_profile_in_the_aws_config_files_is_all_it_takes(tmp_path, s3_server, bucket, photos):
+    """No variable of ours and no AWS_ENDPOINT_URL: the profile names the endpoint and the keys."""
+    (image,) = distinct_jpegs(photos, 1)
+    put(s3_server, bucket, {"p.jpg": image})
+    (tmp_path / "config").write_text(
+        f"[profile uploads]\nregion = us-east-1\nendpoint_url = {s3_server.endpoint}\n")
+    (tmp_path / "credentials").write_text("[uploads]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    env = {"AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+           "AWS_PROFILE": "uploads", "AWS_EC2_METADATA_DISABLED": "true"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    db = tmp_path / "w.duckdb"
+    done = subprocess.run([sys.executable, "-m", "image_quality.cli", "extract", f"s3://{bucket}", "--db", str(db),
+                           "--workers", "1", "--quiet"], env={**clean, **env}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert current(db) == {f"s3://{bucket}/p.jpg": sha256(image)}
