@@ -77,15 +77,23 @@ def _parser() -> argparse.ArgumentParser:
                    help="the dbt project (default: this folder if it has dbt_project.yml, else the repository's)")
     p.set_defaults(handler=_cmd_run)
 
-    p = sub.add_parser("watch", help="extract and `dbt build` whenever SOURCE folders or s3:// prefixes change")
+    p = sub.add_parser("watch", help="extract and `dbt build` whenever SOURCE folders or s3:// prefixes change",
+                       description="Runs until SIGINT or SIGTERM, one log line per cycle.")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="folder, image file or s3://BUCKET[/PREFIX]")
-    add_extract_options(p)
+    add_db(p)
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help=f"worker processes (default: CPU count, {os.cpu_count()})")
+    p.add_argument("--lock-timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="how long a cycle waits for another process using the database before it is "
+                        "logged and tried again after --interval (default 5)")
+    p.add_argument("--batch-files", type=_positive_int, default=500, metavar="N",
+                   help="results committed per transaction (default 500)")
     p.add_argument("--interval", type=_positive_float, default=10.0, metavar="S",
                    help="seconds between listings of s3:// sources, and before retrying a cycle (default 10)")
     p.add_argument("--debounce", type=float, default=2.0, metavar="S",
                    help="quiet seconds after a change before a cycle starts (default 2)")
     p.add_argument("--project-dir", metavar="DIR", help="the dbt project (default as for run)")
-    p.set_defaults(handler=_cmd_watch, lock_timeout=5.0)
+    p.set_defaults(handler=_cmd_watch)
 
     p = sub.add_parser("demo-data", help="write a labelled demo set (sharp / blurry / moire) from shipped photographs")
     p.add_argument("out", metavar="OUT", help="folder to write images and labels.csv into")

@@ -209,3 +209,17 @@ def test_a_crash_mid_cycle_leaves_nothing_partial_and_the_next_watch_resumes(tmp
     assert query(db, "select run_id, status from raw.load_runs order by run_id") == [(1, "failed"), (2, "succeeded")]
     scored = query(db, "select path from marts.image_quality where quality_label is not null")
     assert {p for (p,) in scored} == {str(folder / f"img_{i:02d}.jpg") for i in range(40)}
+
+
+def test_a_watch_that_cannot_start_is_one_line_and_exit_1(tmp_path, project):
+    from conftest import run_cli
+
+    missing = run_cli("watch", str(tmp_path / "nowhere"), "--db", str(tmp_path / "w.duckdb"),
+                      "--project-dir", str(project))
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "does not exist" in missing.stderr
+    folder = tmp_path / "here"
+    folder.mkdir()
+    no_db_folder = run_cli("watch", str(folder), "--db", str(tmp_path / "no" / "w.duckdb"),
+                           "--project-dir", str(project))
+    assert no_db_folder.returncode == 1 and no_db_folder.stderr.count("\n") == 1
+    assert "cannot open database" in no_db_folder.stderr
