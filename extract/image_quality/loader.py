@@ -2,8 +2,9 @@
 
 A run goes through four steps, each committed in its own transactions:
 
-1. **discover**: walk the sources into a temporary table and compare it with the
-   stat cache (path, size, mtime_ns): a file whose stat and open history
+1. **discover**: walk the sources (folders and ``s3://`` prefixes alike, see
+   ``sources``) into a temporary table and compare it with the stat cache
+   (path, size, mtime_ns, and an object's ETag): a file whose stat and open history
    interval agree with the cache is unchanged and is not read (``--verify``
    reads and hashes everything).
 2. **read**: every other file is read once and hashed; if its content is not
