@@ -1,4 +1,4 @@
-"""The ``image-quality`` command: extract, runs, run, demo-data, validation-data, evaluate, train.
+"""The ``image-quality`` command: extract, runs, run, watch, demo-data, validation-data, evaluate, train.
 
 Heavy modules (duckdb, cv2, sklearn) are imported inside the commands, so
 ``--help`` answers at once. A run that cannot start prints one line saying why
@@ -77,6 +77,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="the dbt project (default: this folder if it has dbt_project.yml, else the repository's)")
     p.set_defaults(handler=_cmd_run)
 
+    p = sub.add_parser("watch", help="extract and `dbt build` whenever SOURCE folders or s3:// prefixes change",
+                       description="Runs until SIGINT or SIGTERM, one log line per cycle.")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="folder, image file or s3://BUCKET[/PREFIX]")
+    add_db(p)
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help=f"worker processes (default: CPU count, {os.cpu_count()})")
+    p.add_argument("--lock-timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="how long a cycle waits for another process using the database before it is "
+                        "logged and tried again after --interval (default 5)")
+    p.add_argument("--batch-files", type=_positive_int, default=500, metavar="N",
+                   help="results committed per transaction (default 500)")
+    p.add_argument("--interval", type=_positive_float, default=10.0, metavar="S",
+                   help="seconds between listings of s3:// sources, and before retrying a cycle (default 10)")
+    p.add_argument("--debounce", type=float, default=2.0, metavar="S",
+                   help="quiet seconds after a change before a cycle starts (default 2)")
+    p.add_argument("--project-dir", metavar="DIR", help="the dbt project (default as for run)")
+    p.set_defaults(handler=_cmd_watch)
+
     p = sub.add_parser("demo-data", help="write a labelled demo set (sharp / blurry / moire) from shipped photographs")
     p.add_argument("out", metavar="OUT", help="folder to write images and labels.csv into")
     p.add_argument("--n", type=_positive_int, default=24, metavar="N", help="images to write (default 24)")
@@ -119,9 +137,38 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be above 0")
+    return value
+
+
+def _cmd_watch(args) -> int:
+    from . import warehouse
+    from .sources import SourceError
+    from .watch import Watcher, install_signal_handlers
+
+    db_path = warehouse.resolve_db_path(args.db)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(db_path))):
+        raise _ExpectedFailure(f"cannot open database {db_path}: its folder does not exist")
+    project_dir = _dbt_project_dir(args.project_dir)
+    try:
+        watcher = Watcher(args.sources, db_path=db_path, project_dir=project_dir, interval=args.interval,
+                          debounce=max(0.0, args.debounce), workers=args.workers,
+                          lock_timeout_s=args.lock_timeout, batch_files=args.batch_files)
+        install_signal_handlers(watcher)
+        watcher.log(f"watching {', '.join(watcher.roots)} -> {db_path}; SIGINT or SIGTERM stops after the current cycle")
+        cycles = watcher.run()
+    except SourceError as exc:
+        raise _ExpectedFailure(str(exc)) from None
+    watcher.log(f"stopped after {cycles} cycle{'s' if cycles != 1 else ''}")
+    return 0
+
+
 def _extract(args) -> "object":
     from . import warehouse
-    from .discovery import SourceError
+    from .sources import SourceError
     from .loader import extract
     from .progress import FileProgress, wants_progress
 

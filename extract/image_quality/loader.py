@@ -2,8 +2,9 @@
 
 A run goes through four steps, each committed in its own transactions:
 
-1. **discover**: walk the sources into a temporary table and compare it with the
-   stat cache (path, size, mtime_ns): a file whose stat and open history
+1. **discover**: walk the sources (folders and ``s3://`` prefixes alike, see
+   ``sources``) into a temporary table and compare it with the stat cache
+   (path, size, mtime_ns, and an object's ETag): a file whose stat and open history
    interval agree with the cache is unchanged and is not read (``--verify``
    reads and hashes everything).
 2. **read**: every other file is read once and hashed; if its content is not
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from . import __version__, warehouse
-from .discovery import FoundFile, Walk, check_sources, walk_sources
+from .sources import FoundFile, Walk, check_sources, walk_sources
 from .measuring import FileResult, FileTask
 from .metrics import all_families, families_by_name
 
@@ -207,7 +208,7 @@ class _LoadRun:
             if r.content_hash is not None:
                 observed.append({"path": r.path, "source_root": self._source_root.pop(r.path),
                                  "content_hash": r.content_hash, "size_bytes": r.size_bytes,
-                                 "mtime_ns": r.mtime_ns})
+                                 "mtime_ns": r.mtime_ns, "etag": r.etag, "version_id": r.version_id})
             else:
                 self._source_root.pop(r.path, None)
             for name, values in r.rows.items():
@@ -244,12 +245,13 @@ def _discovered_batch(found: list[FoundFile]) -> "warehouse.Batch":
         "source_root": (types["source_root"], [f.source_root for f in found]),
         "size_bytes": (types["size_bytes"], [f.size_bytes for f in found]),
         "mtime_ns": (types["mtime_ns"], [f.mtime_ns for f in found]),
+        "etag": (types["etag"], [f.etag for f in found]),
     })
 
 
 # The columns of each kind of row a batch writes, with their SQL types.
 _FAMILY_KEY_COLUMNS = {"content_hash": "varchar", "metric_version": "integer", "computed_run": "bigint"}
 _OBSERVED_COLUMNS = {"path": "varchar", "source_root": "varchar", "content_hash": "varchar",
-                     "size_bytes": "bigint", "mtime_ns": "bigint"}
+                     "size_bytes": "bigint", "mtime_ns": "bigint", "etag": "varchar", "version_id": "varchar"}
 _ERROR_COLUMNS = {"path": "varchar", "content_hash": "varchar", "stage": "varchar", "family": "varchar",
                   "family_version": "integer", "error_kind": "varchar", "message": "varchar"}

@@ -12,26 +12,21 @@ the result carries rows and errors back to the loader.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import paths
+from . import sources
 from .decoding import ImageError, decode
 from .metrics import all_families, families_by_name
+from .sources import MAX_FILE_BYTES, ReadError  # noqa: F401  (MAX_FILE_BYTES: the limit, named here too)
 
 # Sorted uint64 prefixes of content hashes that need no computing, set once per
 # worker by the pool initializer (see warehouse.known_hash_prefixes).
 _known_prefixes: np.ndarray = np.zeros(0, dtype=np.uint64)
 
-# Larger files are not read: a 100-megapixel image (decoding.MAX_PIXELS) takes
-# at most 800 MB even as uncompressed 16-bit RGBA, and a worker holds the bytes.
-MAX_FILE_BYTES = 1 << 30
 
-
-def init_worker(known_prefixes: np.ndarray) -> None:
+def init_worker(known_prefixes: np.ndarray, reader_state: dict | None = None) -> None:
     """Pool initializer: one OpenCV thread per process (the pool is the parallelism).
 
     OpenCV's own log lines are silenced: every file it cannot read becomes a row
@@ -43,6 +38,7 @@ def init_worker(known_prefixes: np.ndarray) -> None:
     cv2.setNumThreads(1)
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     _known_prefixes = known_prefixes
+    sources.init_reader(reader_state)
 
 
 @dataclass(frozen=True)
@@ -78,6 +74,8 @@ class FileResult:
     content_hash: str | None = None
     size_bytes: int | None = None
     mtime_ns: int | None = None
+    etag: str | None = None          # objects only: the change marker read with the bytes
+    version_id: str | None = None    # objects in a versioned bucket
     decoded: bool = False
     rows: dict[str, dict] = field(default_factory=dict)   # family name -> column values
     errors: list[FileError] = field(default_factory=list)
@@ -91,28 +89,6 @@ def is_known(hash_hex: str) -> bool:
     prefix = np.uint64(int(hash_hex[:16], 16))
     i = int(np.searchsorted(_known_prefixes, prefix))
     return i < len(_known_prefixes) and _known_prefixes[i] == prefix
-
-
-def read_file(path: str) -> tuple[bytes, os.stat_result]:
-    """The bytes and stat of the file a stored path names.
-
-    Raises ImageError if it is not a regular file (opened without blocking, so a
-    FIFO swapped in after discovery cannot hang a worker), is larger than
-    ``MAX_FILE_BYTES``, or changes while it is read; OSError if it cannot be opened.
-    """
-    fd = os.open(paths.to_os(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with open(fd, "rb", closefd=True) as f:
-        before = os.fstat(fd)
-        if not stat.S_ISREG(before.st_mode):
-            raise ImageError("not_a_file", "not a regular file (it changed into one after discovery)")
-        if before.st_size > MAX_FILE_BYTES:
-            raise ImageError("file_too_large", f"the file holds {before.st_size:,} bytes, above the limit of "
-                                               f"{MAX_FILE_BYTES:,}; not read")
-        data = f.read(MAX_FILE_BYTES + 1)
-        after = os.fstat(fd)
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
-        raise ImageError("changed_while_reading", "the file changed while it was being read")
-    return data, after
 
 
 def measure_file(task: FileTask) -> FileResult:
@@ -129,14 +105,14 @@ def measure_file(task: FileTask) -> FileResult:
 
 def _measure_file(task: FileTask, result: FileResult) -> None:
     try:
-        data, st = read_file(task.path)
-    except ImageError as exc:
+        data, st = sources.read(task.path)
+    except ReadError as exc:
         result.errors.append(FileError("read", exc.kind, str(exc)))
         return
     except OSError as exc:
         result.errors.append(FileError("read", _os_error_kind(exc), exc.strerror or str(exc)))
         return
-    result.size_bytes, result.mtime_ns = st.st_size, st.st_mtime_ns
+    set_stat(result, st)
     result.content_hash = content_hash(data)
     if task.hash_only:
         return
@@ -148,6 +124,11 @@ def _measure_file(task: FileTask, result: FileResult) -> None:
         wanted = list(all_families())
     if wanted:
         measure_bytes(data, wanted, result)
+
+
+def set_stat(result: FileResult, st: "sources.ObjectStat") -> None:
+    result.size_bytes, result.mtime_ns = st.size_bytes, st.mtime_ns
+    result.etag, result.version_id = st.etag, st.version_id
 
 
 def measure_bytes(data: bytes, families, result: FileResult) -> None:

@@ -18,8 +18,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .measuring import (FileError, FileResult, FileTask, content_hash, init_worker, measure_chunk,
-                        read_file)
+from . import sources
+from .measuring import FileError, FileResult, FileTask, content_hash, init_worker, measure_chunk, set_stat
 
 CHUNK_FILES = 4           # files per round trip to a worker
 IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, few enough to bound memory
@@ -70,7 +70,7 @@ class MeasuringPool:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=_context(),
-                initializer=init_worker, initargs=(self.known_prefixes,))
+                initializer=init_worker, initargs=(self.known_prefixes, sources.reader_state()))
         return self._executor
 
     def _shutdown(self) -> None:
@@ -131,11 +131,11 @@ def _hash_in_parent(task: FileTask) -> FileResult:
     """Hash a file whose worker died, so the failure is tied to its content and not retried."""
     result = FileResult(task.path)
     try:
-        data, st = read_file(task.path)
+        data, st = sources.read(task.path)
     except Exception:  # unreadable now too: the failure is still recorded, without a hash
         return result
     result.content_hash = content_hash(data)
-    result.size_bytes, result.mtime_ns = st.st_size, st.st_mtime_ns
+    set_stat(result, st)
     return result
 
 

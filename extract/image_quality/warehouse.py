@@ -97,6 +97,14 @@ create table if not exists {SCHEMA}.metric_families (
 );
 """
 
+# Columns added after the first release, so warehouses made before them gain
+# them too: an object's change marker (ETag) and the version it was read at.
+CORE_COLUMNS_ADDED = f"""
+alter table {SCHEMA}.files add column if not exists etag varchar;
+alter table {SCHEMA}.files add column if not exists version_id varchar;
+alter table {SCHEMA}.stat_cache add column if not exists etag varchar;
+"""
+
 # Error stages that belong to the bytes themselves (not to one family): content
 # that failed to decode, or crashed its worker, is not decoded again on later runs.
 CONTENT_ERROR_STAGES = ("decode", "worker")
@@ -178,6 +186,7 @@ def ensure_schema(con: "duckdb.DuckDBPyConnection", families: Sequence["MetricFa
     """Create the raw schema and one table per metric family, if absent."""
     con.execute("begin")
     con.execute(CORE_DDL)
+    con.execute(CORE_COLUMNS_ADDED)
     for family in families:
         con.execute(family_table_ddl(family))
     con.execute("commit")
@@ -270,10 +279,11 @@ def create_discovered(con: "duckdb.DuckDBPyConnection") -> None:
     """A temporary table of what this run found on disk; lives as long as the connection."""
     con.execute("""create or replace temp table discovered (
                        path varchar primary key, source_root varchar not null,
-                       size_bytes bigint not null, mtime_ns bigint not null)""")
+                       size_bytes bigint not null, mtime_ns bigint not null, etag varchar)""")
 
 
-DISCOVERED_COLUMNS = {"path": "varchar", "source_root": "varchar", "size_bytes": "bigint", "mtime_ns": "bigint"}
+DISCOVERED_COLUMNS = {"path": "varchar", "source_root": "varchar", "size_bytes": "bigint", "mtime_ns": "bigint",
+                      "etag": "varchar"}
 
 
 def append_discovered(con: "duckdb.DuckDBPyConnection", batch: "Batch") -> None:
@@ -293,8 +303,8 @@ def count_discovered(con: "duckdb.DuckDBPyConnection") -> int:
     return con.execute("select count(*) from discovered").fetchone()[0]
 
 
-# A discovered file is unchanged when the stat cache knows its (size, mtime_ns)
-# and its path still has an open history interval holding the cached content: a
+# A discovered file is unchanged when the stat cache knows its (size, mtime_ns,
+# and for an object its ETag) and its path still has an open history interval holding the cached content: a
 # path closed as removed and later restored with the same stat is read again.
 _UNCHANGED_CTE = f"""
     unchanged as (
@@ -302,6 +312,7 @@ _UNCHANGED_CTE = f"""
           from discovered d
           join {SCHEMA}.stat_cache c
             on c.path = d.path and c.size_bytes = d.size_bytes and c.mtime_ns = d.mtime_ns
+           and c.etag is not distinct from d.etag
           join {SCHEMA}.files f
             on f.path = d.path and f.valid_to_run is null and f.content_hash = c.content_hash
     )"""
@@ -449,8 +460,8 @@ def write_batch(con: "duckdb.DuckDBPyConnection", *, run_id: int,
                 observed: "Batch", errors: "Batch", counts: RunCounts) -> tuple[int, int]:
     """Commit one batch of results in a single transaction.
 
-    ``observed`` holds (path, source_root, content_hash, size_bytes, mtime_ns) for
-    every file read and hashed in the batch. Returns (paths_added, paths_changed).
+    ``observed`` holds (path, source_root, content_hash, size_bytes, mtime_ns, etag,
+    version_id) for every file read and hashed in the batch. Returns (paths_added, paths_changed).
     A crash before the commit leaves none of the batch; after it, all of it.
     """
     con.execute("begin")
@@ -492,7 +503,7 @@ def _record_observed(con: "duckdb.DuckDBPyConnection", run_id: int, observed: "B
         con.execute(
             f"""create or replace temp table observed_delta as
                 select o.path, o.source_root, o.content_hash, o.size_bytes, o.mtime_ns,
-                       f.content_hash is not null as had_content
+                       o.etag, o.version_id, f.content_hash is not null as had_content
                   from observed_batch o
                   left join {SCHEMA}.files f on f.path = o.path and f.valid_to_run is null
                  where f.content_hash is null or f.content_hash <> o.content_hash""")
@@ -508,13 +519,14 @@ def _record_observed(con: "duckdb.DuckDBPyConnection", run_id: int, observed: "B
                  where f.path = d.path and f.valid_to_run is null and d.had_content""", [run_id])
         con.execute(
             f"""insert into {SCHEMA}.files
-                (path, source_root, content_hash, size_bytes, mtime_ns, valid_from_run, valid_to_run)
-                select path, source_root, content_hash, size_bytes, mtime_ns, ?, null
+                (path, source_root, content_hash, size_bytes, mtime_ns, etag, version_id,
+                 valid_from_run, valid_to_run)
+                select path, source_root, content_hash, size_bytes, mtime_ns, etag, version_id, ?, null
                   from observed_delta""", [run_id])
         con.execute(
             f"""insert or replace into {SCHEMA}.stat_cache
-                (path, content_hash, size_bytes, mtime_ns, checked_run)
-                select path, content_hash, size_bytes, mtime_ns, ? from observed_batch""", [run_id])
+                (path, content_hash, size_bytes, mtime_ns, checked_run, etag)
+                select path, content_hash, size_bytes, mtime_ns, ?, etag from observed_batch""", [run_id])
         con.execute("drop table observed_delta")
     return int(added), int(changed), int(new_content)
 

@@ -12,6 +12,9 @@ renamed as (
         source_root,
         size_bytes,
         mtime_ns,
+        -- objects only (s3:// paths): the change marker and the version read
+        etag,
+        version_id,
         -- validity interval
         valid_to_run,
         valid_to_run is null as is_current

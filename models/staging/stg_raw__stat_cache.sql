@@ -10,6 +10,7 @@ renamed as (
         content_hash,
         size_bytes,
         mtime_ns,
+        etag,
         -- lineage
         checked_run
     from source

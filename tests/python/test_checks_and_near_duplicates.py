@@ -241,6 +241,7 @@ def test_a_pair_sharing_a_single_band_is_found_at_the_largest_distance(collectio
     for content_hash, perceptual_hash in added.items():
         execute(db,
                 f"""insert into raw.files
+                    (path, source_root, content_hash, size_bytes, mtime_ns, valid_from_run, valid_to_run)
                     select '/synthetic/' || '{content_hash[0]}.jpg', source_root, '{content_hash}', size_bytes,
                            mtime_ns, valid_from_run, null
                       from raw.files where content_hash = '{china_hash}' limit 1""",

@@ -367,6 +367,7 @@ def test_a_duplicate_path_fails_the_unique_keys(built):
             """insert into raw.load_runs (run_id, started_at, finished_at, status, sources, tool_version)
                select max(run_id) + 1, now(), now(), 'succeeded', ['/elsewhere'], 'test' from raw.load_runs""",
             """insert into raw.files
+                   (path, source_root, content_hash, size_bytes, mtime_ns, valid_from_run, valid_to_run)
                select path, source_root, content_hash, size_bytes, mtime_ns,
                       (select max(run_id) from raw.load_runs), null
                  from raw.files where path = (select min(path) from raw.files)""")
