@@ -19,6 +19,7 @@ def render(context: dict) -> str:
         trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = format_number
     env.filters["when"] = format_time
+    env.filters["listing"] = format_listing
     return env.get_template(TEMPLATE).render(**context)
 
 
@@ -45,3 +46,10 @@ def format_time(value) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     return str(value)
+
+
+def format_listing(value) -> str:
+    """A list column (the sources of a run) as comma-separated text."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return "-" if value is None else str(value)

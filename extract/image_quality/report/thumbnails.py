@@ -118,6 +118,8 @@ def _try_path(folder: Path, content_hash: str, path: str) -> str | None:
     except PermissionError:
         return "the original cannot be read: permission denied"
     except ImageError as exc:
+        if exc.kind == "not_a_file":
+            return "the original cannot be read: it is not a regular file any more"
         return f"the original cannot be read ({exc.kind}): {exc}"
     except (OSError, ValueError) as exc:
         return f"the original cannot be read: {exc}"
