@@ -220,9 +220,10 @@ class _MartsReader:
     def read(self, db_path: str) -> ReportData:
         image_count, scored_count = self.con.execute(
             "select count(*), count(quality_label) from marts.image_quality").fetchone()
+        unscored = "'(' || score_status || ')'" if "score_status" in self.image_columns else "'(not scored)'"
         label_counts = self.con.execute(
-            """select coalesce(quality_label, '(' || score_status || ')') as label, count(*)
-                 from marts.image_quality group by 1 order by 2 desc, 1""").fetchall()
+            f"""select coalesce(quality_label, {unscored}) as label, count(*)
+                  from marts.image_quality group by 1 order by 2 desc, 1""").fetchall()
         check_counts = []
         if self.checks:
             counts = self.con.execute("select " + ", ".join(
@@ -266,12 +267,13 @@ class _MartsReader:
     def _check_gallery(self, check: str) -> Gallery:
         column = quote("is_" + check)
         measure, direction = CHECK_ORDER.get(check, (None, None))
+        most_failed = "failed_check_count desc, " if "failed_check_count" in self.image_columns else ""
         if measure in self.image_columns:
-            order = f"{quote(measure)} {direction} nulls last, failed_check_count desc, path"
+            order = f"{quote(measure)} {direction} nulls last, {most_failed}path"
             said = f"{measure} {'lowest' if direction == 'asc' else 'highest'} first"
             measures = [measure]
         else:
-            order, said, measures = "failed_check_count desc, path", "most failed checks first", []
+            order, said, measures = f"{most_failed}path", "most failed checks first" if most_failed else "by path", []
         total = self.con.execute(f"select count(*) from marts.image_quality where {column}").fetchone()[0]
         rows = self._dicts(f"select * from {self.images_sql} where {column} order by {order} limit {self.limit}")
         return Gallery(f"check-{check}", f"Fails {check.replace('_', ' ')}", total, said,
