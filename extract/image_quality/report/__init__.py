@@ -1,7 +1,7 @@
 """``image-quality report``: a static HTML site of what the marts flagged, to look at.
 
 One face of the warehouse, beside the loader: it reads the marts only
-(:mod:`.marts`), makes cached thumbnails from the originals (:mod:`.thumbnails`),
+(:mod:`.marts`, into the plain data of :mod:`.cards`), makes cached thumbnails from the originals (:mod:`.thumbnails`),
 draws the model's features (:mod:`.plots`) and writes ``index.html``
 (:mod:`.html`). The site opens from disk with no server and no network.
 """
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .marts import MartsMissingError, ReportData
+from .cards import ReportData
+from .marts import MartsMissingError
 from .thumbnails import ThumbnailStats
 
 DEFAULT_LIMIT = 48

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .marts import Model
+from .cards import Model
 
 FOLDER = "plots"
 # One colour per class, in class order (matplotlib's tab10, which reads in print and for most colour blindness).
