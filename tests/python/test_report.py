@@ -329,6 +329,9 @@ def test_hostile_file_names_render_as_text(page_of, scenario):
     assert page.evaluate("document.querySelectorAll('script').length") == 0
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
     assert not [m for m in messages if m.startswith("dialog")]
+    # each thumbnail links to its original: the exact path, percent-encoded, never markup
+    links = page.eval_on_selector_all("#change-new .card a", "links => links.map(a => a.href)")
+    assert {Path(p).as_uri() for p in scenario.added} <= set(links)
     card = page.locator("#change-new .card", has_text=HOSTILE_NAMES[0])
     card.scroll_into_view_if_needed()
     card.screenshot(path=str(SCREENSHOTS / "hostile-name-card.png"))

@@ -6,6 +6,9 @@ Filled by :mod:`.marts`, given thumbnails by :mod:`.thumbnails`, rendered by :mo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from .. import paths
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,16 @@ class Card:
     badge: str | None = None          # e.g. "keep" in a duplicate cluster, "was sharp" when relabelled
     thumbnail: str | None = None      # relative URL, set once thumbnails are made
     note: str | None = None           # why there is a placeholder instead of the picture
+
+    @property
+    def original_url(self) -> str | None:
+        """A file:// URL of the original (its exact bytes, percent-encoded), or None if it is not local."""
+        if "://" in self.path:
+            return None
+        try:
+            return "file://" + quote(paths.to_os(self.path))
+        except ValueError:  # not a stored path
+            return None
 
 
 @dataclass
