@@ -59,6 +59,7 @@ class _MartsReader:
         self.labels = self.model.labels if self.model else ()
         self.probability_columns = [f"p_{label}" for label in self.labels if f"p_{label}" in self.image_columns]
         self.checks = [c[3:] for c, t in self.image_columns.items() if c.startswith("is_") and t == "BOOLEAN"]
+        self.history_join = False  # set by _feature_columns when image_score_history can be joined
         self.feature_columns = self._feature_columns()
         self.images_sql = self._images_sql()
 
