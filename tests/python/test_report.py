@@ -342,3 +342,47 @@ def test_the_console_shows_no_errors(page_of):
     page, messages = page_of
     page.reload(wait_until="load")
     assert messages == []
+
+
+@pytest.mark.slow
+def test_a_retrained_model_with_other_classes_and_features_reports_with_no_edit(scenario, tmp_path):
+    """Classes, features and relabels follow the seed dbt scored with: nothing about the model is in the report."""
+    import csv
+
+    from dbt_run import copy_db, run_dbt
+
+    from image_quality import training
+    from image_quality.report import write_report
+
+    db = copy_db(scenario.db, tmp_path / "retrained.duckdb")
+    project = copy_project(tmp_path / "project")
+    labels = tmp_path / "labels.csv"
+    with open(scenario.images / "labels.csv", newline="") as src, open(labels, "w", newline="") as dest:
+        out = csv.writer(dest, lineterminator="\n")
+        out.writerow(["path", "label"])
+        for row in csv.DictReader(src):
+            path = str(scenario.images / row["path"])
+            if row["label"] != "moire" and path not in scenario.changed:
+                out.writerow([path, row["label"]])
+    features = {"laplacian_var": "ln_x_plus_1", "grey_entropy": "identity"}
+    summary = training.train_model(str(db), str(labels), str(project / "seeds" / "gaussian_nb_params.csv"),
+                                   features=features)
+    assert summary["classes"] == ["blurry", "sharp"]
+    code, output = run_dbt(project, db, "build")
+    assert code == 0, output[-3000:]
+
+    data = write_report(str(db), tmp_path / "site", limit=100).data
+    assert data.model.version == summary["model_version"]
+    assert [g.key for g in data.label_galleries] == ["label-blurry", "label-sharp"]
+    assert {n for g in data.label_galleries for c in g.cards for n, _ in c.probabilities} == {"blurry", "sharp"}
+    assert {n for g in data.label_galleries for c in g.cards for n, _ in c.measures} == set(features)
+    plots = {p.name for p in (tmp_path / "site" / "plots").glob("feature_*.svg")}
+    assert plots == {f"feature_{f}.svg" for f in features}
+    # relabelled: the label each path had after run 1 (scored before run 2 began) against the new model's
+    now = _labels(db)
+    expected = {p for p, label in now.items()
+                if p in scenario.labels_after_run1 and scenario.labels_after_run1[p] != label}
+    assert any(scenario.labels_after_run1[p] == "moire" for p in expected)
+    relabelled = next(g for g in data.changes if g.key == "change-relabelled")
+    assert relabelled.total == len(expected)
+    assert {c.path for c in relabelled.cards} == expected
