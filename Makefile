@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: set up, make demo images from shipped photographs, extract, score with dbt, show results
+## demo: set up, make demo images from shipped photographs, extract, score with dbt, show results, write the HTML report
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR) $(DEMO_DB)
 	$(BIN)/image-quality demo-data $(DEMO_DIR) --n 30
@@ -28,6 +28,7 @@ demo: $(STAMP)
 	  \"select regexp_extract(path, '[^/]+$$') as file, quality_label, round(p_sharp, 3) as p_sharp, \
 	           round(p_blurry, 3) as p_blurry, round(p_moire, 3) as p_moire, round(laplacian_var, 1) as laplacian_var \
 	      from marts.image_quality order by path limit 15\").show(max_width=200)"
+	$(BIN)/image-quality report --db $(DEMO_DB) --out build/report
 
 ## test: the whole suite (fast and slow tests)
 test: $(STAMP)

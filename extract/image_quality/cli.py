@@ -1,4 +1,4 @@
-"""The ``image-quality`` command: extract, runs, run, watch, demo-data, validation-data, evaluate, train.
+"""The ``image-quality`` command: extract, runs, run, watch, demo-data, validation-data, evaluate, train, report.
 
 Heavy modules (duckdb, cv2, sklearn) are imported inside the commands, so
 ``--help`` answers at once. A run that cannot start prints one line saying why
@@ -127,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-card", default="docs/quality_model.md", metavar="PATH",
                    help="where to write the model card (default docs/quality_model.md)")
     p.set_defaults(handler=_cmd_train)
+
+    p = sub.add_parser("report", help="write a static HTML report of what the marts flagged, with thumbnails")
+    add_db(p)
+    p.add_argument("--out", default="report", metavar="DIR", help="folder to write index.html into (default report)")
+    p.add_argument("--limit", type=_positive_int, default=48, metavar="N",
+                   help="images per gallery, worst first (default 48)")
+    p.set_defaults(handler=_cmd_report)
     return parser
 
 
@@ -319,6 +326,21 @@ def _cmd_train(args) -> int:
         if isinstance(value, (list, tuple)) and len(value) > 5:
             value = f"{len(value)} items, first: {', '.join(map(str, value[:5]))}"
         print(f"{key}: {value}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from . import warehouse
+    from .report import ReportError, write_report
+
+    try:
+        result = write_report(warehouse.resolve_db_path(args.db), args.out, limit=args.limit)
+    except ReportError as exc:
+        raise _ExpectedFailure(str(exc)) from None
+    t = result.thumbnails
+    print(f"{result.data.image_count} images; thumbnails: {t.made} made, {t.from_cache} from cache, "
+          f"{t.placeholders} placeholders; {result.plots} plots")
+    print(f"report: {result.index}")
     return 0
 
 

@@ -215,35 +215,74 @@ _REDUCED_GREY_FLAGS = {2: "IMREAD_REDUCED_GRAYSCALE_2", 4: "IMREAD_REDUCED_GRAYS
                        8: "IMREAD_REDUCED_GRAYSCALE_8"}
 
 
+def _guarded(data: bytes) -> ImageHeader:
+    """The header, once the bytes pass the bomb guard and the truncation checks."""
+    header = read_header(data)
+    if header.format in JPEG_FORMATS and _jpeg_is_truncated(data):
+        raise ImageError("truncated", "the JPEG ends before its last scan is complete")
+    if header.format == "png" and _png_chunk_overruns(data):
+        raise ImageError("truncated", "a PNG chunk claims more bytes than the file holds")
+    return header
+
+
+def _decoded(buffer: np.ndarray, flags: int, header: ImageHeader) -> np.ndarray:
+    import cv2
+
+    pixels = cv2.imdecode(buffer, flags)
+    if pixels is None or pixels.size == 0:
+        raise ImageError("decode_failed", f"the {header.format} decoder could not read the pixels")
+    return pixels
+
+
+def _resized(pixels: np.ndarray, header: ImageHeader, long_side: int) -> np.ndarray:
+    """Area-averaged to ``long_side``, the size following the header's (displayed) size, so that a
+    reduced decode, whose sides libjpeg rounds up, gives the same size as a full one."""
+    import cv2
+
+    target = analysis_size(header.width, header.height, long_side)
+    if target[0] > pixels.shape[1] or target[1] > pixels.shape[0]:  # a decoder that disagrees with its header
+        target = analysis_size(pixels.shape[1], pixels.shape[0], long_side)
+    if target != (pixels.shape[1], pixels.shape[0]):
+        pixels = cv2.resize(pixels, target, interpolation=cv2.INTER_AREA)
+    return pixels
+
+
 def decode(data: bytes) -> AnalysisImage:
     """Decode the bytes once, to grey at the analysis resolution (see the module's policy)."""
     import cv2
 
-    header = read_header(data)
+    header = _guarded(data)
     buffer = np.frombuffer(data, dtype=np.uint8)
-    jpeg = header.format in JPEG_FORMATS
-    if jpeg:
-        if _jpeg_is_truncated(data):
-            raise ImageError("truncated", "the JPEG ends before its last scan is complete")
+    if header.format in JPEG_FORMATS:
         reduction = jpeg_reduction(max(header.width, header.height))
         flags = getattr(cv2, _REDUCED_GREY_FLAGS[reduction]) if reduction > 1 else cv2.IMREAD_GRAYSCALE
     else:
-        if header.format == "png" and _png_chunk_overruns(data):
-            raise ImageError("truncated", "a PNG chunk claims more bytes than the file holds")
         flags = cv2.IMREAD_COLOR
     try:
-        pixels = cv2.imdecode(buffer, flags)
-        if pixels is None or pixels.size == 0:
-            raise ImageError("decode_failed", f"the {header.format} decoder could not read the pixels")
+        pixels = _decoded(buffer, flags, header)
         grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
         del pixels
-        # the size follows from the header's (displayed) size, so that a reduced decode, whose sides
-        # libjpeg rounds up, gives the same analysis size as a full one
-        target = analysis_size(header.width, header.height)
-        if target[0] > grey.shape[1] or target[1] > grey.shape[0]:  # a decoder that disagrees with its header
-            target = analysis_size(grey.shape[1], grey.shape[0])
-        if target != (grey.shape[1], grey.shape[0]):
-            grey = cv2.resize(grey, target, interpolation=cv2.INTER_AREA)
+        grey = _resized(grey, header, ANALYSIS_LONG_SIDE)
     except cv2.error as exc:
         raise ImageError("decode_failed", f"the decoder failed: {str(exc).strip().splitlines()[-1]}") from None
     return AnalysisImage(header=header, grey=np.ascontiguousarray(grey))
+
+
+def decode_preview(data: bytes, long_side: int) -> np.ndarray:
+    """The image in colour (8-bit BGR) for people to look at, at most ``long_side`` px on its longer
+    side: the same guards, the same EXIF orientation and the same area averaging as ``decode``,
+    with libjpeg's reduced colour decode. No metric reads it."""
+    import cv2
+
+    header = _guarded(data)
+    flags = cv2.IMREAD_COLOR
+    if header.format in JPEG_FORMATS:
+        flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                 8: cv2.IMREAD_REDUCED_COLOR_8}[jpeg_reduction(max(header.width, header.height), long_side)]
+    try:
+        pixels = _decoded(np.frombuffer(data, dtype=np.uint8), flags, header)
+        if pixels.ndim == 2:
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+        return np.ascontiguousarray(_resized(pixels, header, long_side))
+    except cv2.error as exc:
+        raise ImageError("decode_failed", f"the decoder failed: {str(exc).strip().splitlines()[-1]}") from None
