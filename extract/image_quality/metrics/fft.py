@@ -68,25 +68,17 @@ def high_frequency_mean(grey: np.ndarray) -> float:
     spectrum[:, half_cols] = scipy.fft.ifft(kept, axis=0)
     real = g - scipy.fft.irfft(spectrum, n=w, axis=1)
 
-    # The unpaired row and column: outer products of 1-D inverses, added as one (h x 4) @ (4 x w).
-    left, right_re, right_im = [], [], []
+    # The unpaired row and column: outer products of 1-D inverses (broadcast, not BLAS, whose
+    # threads would fight the worker pool for the cores).
+    imag = np.zeros_like(real)
     for e in row_extra:   # frequency e on y, every kept frequency on x
         a = np.exp(2j * np.pi * e * np.arange(h) / h)
-        u = scipy.fft.ifft(_masked(scipy.fft.fft(_project(g.T, a)), np.concatenate([cols_sym, col_extra]))) / h
-        left.append(a), right_re.append(u.real), right_im.append(u.imag)
+        u = scipy.fft.ifft(_masked(scipy.fft.fft(_project(g, a, axis=0)), np.concatenate([cols_sym, col_extra]))) / h
+        _subtract_outer(real, imag, a, u)
     for e in col_extra:   # frequency e on x, the symmetric frequencies on y
         b = np.exp(2j * np.pi * e * np.arange(w) / w)
-        v = scipy.fft.ifft(_masked(scipy.fft.fft(_project(g, b)), rows_sym)) / w
-        left.append(v), right_re.append(b.real), right_im.append(b.imag)
-    imag = np.zeros_like(real)
-    if left:
-        left_m = np.array(left).T                      # h x k complex
-        re_r, im_r = np.array(right_re), np.array(right_im)  # k x w
-        # Re(l r) = lr rr - li ri ; Im(l r) = lr ri + li rr
-        real -= (np.hstack([left_m.real, -left_m.imag]).astype(np.float32)
-                 @ np.vstack([re_r, im_r]).astype(np.float32))
-        imag -= (np.hstack([left_m.real, left_m.imag]).astype(np.float32)
-                 @ np.vstack([im_r, re_r]).astype(np.float32))
+        v = scipy.fft.ifft(_masked(scipy.fft.fft(_project(g, b, axis=1)), rows_sym)) / w
+        _subtract_outer(real, imag, v, b)
     real *= real
     imag *= imag
     real += imag
@@ -95,10 +87,22 @@ def high_frequency_mean(grey: np.ndarray) -> float:
     return float(10.0 * np.mean(real, dtype=np.float64))  # 20 ln|r| = 10 ln|r|^2
 
 
-def _project(matrix: np.ndarray, phase: np.ndarray) -> np.ndarray:
-    """matrix @ conj(phase) in single precision (real and imaginary parts as two products)."""
-    return (matrix @ phase.real.astype(np.float32)).astype(np.float64) - 1j * (
-        matrix @ phase.imag.astype(np.float32)).astype(np.float64)
+def _project(g: np.ndarray, phase: np.ndarray, axis: int) -> np.ndarray:
+    """sum over ``axis`` of g * conj(phase), in double (phase runs along ``axis``)."""
+    shape = (-1, 1) if axis == 0 else (1, -1)
+    re = (g * phase.real.astype(np.float32).reshape(shape)).sum(axis=axis, dtype=np.float64)
+    im = (g * phase.imag.astype(np.float32).reshape(shape)).sum(axis=axis, dtype=np.float64)
+    return re - 1j * im
+
+
+def _subtract_outer(real: np.ndarray, imag: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    """real, imag -= Re, Im of the outer product left (h) x right (w), in single precision."""
+    lr, li = left.real.astype(np.float32)[:, None], left.imag.astype(np.float32)[:, None]
+    rr, ri = right.real.astype(np.float32)[None, :], right.imag.astype(np.float32)[None, :]
+    real -= lr * rr
+    real += li * ri
+    imag -= lr * ri
+    imag -= li * rr
 
 
 def _masked(spectrum: np.ndarray, keep) -> np.ndarray:
