@@ -59,6 +59,7 @@ train: $(STAMP) photographs
 	$(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 600 --seed 0 --photographs installed
 	$(BIN)/image-quality extract $(TRAIN_DIR)/images --db $(TRAIN_DIR)/train.duckdb --quiet
 	$(BIN)/image-quality train --labels $(TRAIN_DIR)/images/labels.csv --db $(TRAIN_DIR)/train.duckdb
+	$(BIN)/python bench/quality_eval.py --skip-generated --work $(TRAIN_DIR)/quality --model-card docs/quality_model.md
 
 ## quality: the quality model's figures: leave-one-photo-out, the shipped model through dbt on a new set,
 ## and on the validation generator's set (accuracy per class and size band)

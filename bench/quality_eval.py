@@ -1,7 +1,7 @@
 """How good the quality model is, printed in one run (make quality).
 
-1. Leave-one-photo-out on the training set that `make train` generates (450
-   images, seed 0): each source photograph's images scored by a model fitted on
+1. Leave-one-photo-out on the training set that `make train` generates (600
+   images, seed 0, every installed training photograph): each source photograph's images scored by a model fitted on
    all the others; three-class accuracy, per-class AUC, confusion matrix.
 2. The shipped model (seeds/gaussian_nb_params.csv) applied by dbt to a
    separately generated set (another seed: other crops, sizes, strengths,
@@ -11,8 +11,11 @@
    on; about 600 images, fixed seed): accuracy, recall per class and size
    band, confusion (image_quality.validation_report; its markdown is written
    beside the printout as validation_generator.md).
-Usage: python bench/quality_eval.py [--work DIR] [--n 450] [--holdout-n 150] [--holdout-seed 7]
+With --model-card PATH the validation figures (3.) are appended to that model
+card, as `make train` does after fitting.
+Usage: python bench/quality_eval.py [--work DIR] [--n 600] [--holdout-n 150] [--holdout-seed 7]
                                     [--validation-n 600] [--validation-seed S] [--skip-generated]
+                                    [--model-card docs/quality_model.md]
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def run(*args: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "quality")
-    parser.add_argument("--n", type=int, default=450)
+    parser.add_argument("--n", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout-n", type=int, default=150)
     parser.add_argument("--holdout-seed", type=int, default=7)
@@ -48,6 +51,7 @@ def main() -> None:
     parser.add_argument("--validation-seed", type=int, default=None)
     parser.add_argument("--skip-generated", action="store_true",
                         help="only the validation generator's figures (3.), not 1. and 2.")
+    parser.add_argument("--model-card", type=Path, help="append the validation figures to this model card")
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
@@ -67,6 +71,12 @@ def validation_generator_figures(args) -> None:
     print("\n".join("   " + line for line in figures.text_lines()))
     (args.work / "validation_generator.md").write_text(markdown)
     print(f"   (markdown: {args.work / 'validation_generator.md'})")
+    if args.model_card:
+        card = args.model_card.read_text().rstrip("\n")
+        args.model_card.write_text(card + "\n\n## On the validation generator\n\n"
+                                   "Images made by `image-quality validation-data` (docs/VALIDATION.md): other "
+                                   "physics, ranges and scenes than the training generator's, never used to fit "
+                                   "or choose the model; scored through `extract` and `dbt build`.\n\n" + markdown)
 
 
 def training_generator_figures(args) -> None:
@@ -74,7 +84,7 @@ def training_generator_figures(args) -> None:
                                         read_labelled_groups, transform_features)
 
     train_dir, train_db = args.work / "train", args.work / "train.duckdb"
-    run("demo-data", str(train_dir), "--n", str(args.n), "--seed", str(args.seed))
+    run("demo-data", str(train_dir), "--n", str(args.n), "--seed", str(args.seed), "--photographs", "installed")
     run("extract", str(train_dir), "--db", str(train_db), "--quiet")
     labelled = read_labelled_groups(str(train_dir / "labels.csv"))
     names, transforms = list(DEFAULT_FEATURES), list(DEFAULT_FEATURES.values())

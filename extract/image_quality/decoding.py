@@ -5,18 +5,19 @@ Resolution policy (version 2 of every family)
 A metric must mean the same for a photo at 800x600 and at 4032x3024, so every
 family measures an *analysis image*, not the stored pixels:
 
-* ``ANALYSIS_LONG_SIDE = 768``: an image whose longer side exceeds 768 px is
+* ``ANALYSIS_LONG_SIDE = 512``: an image whose longer side exceeds 512 px is
   reduced, with area averaging (``cv2.INTER_AREA``), so that its longer side
-  is exactly 768 px (the shorter side rounded to the nearest pixel, at least
-  1). Blur is then judged as a viewer sees the photo on a phone's screen,
-  whatever the camera's pixel count.
+  is exactly 512 px (the shorter side rounded to the nearest pixel, at least
+  1). Blur is then judged as a viewer sees the photo in a feed or a flash
+  card, whatever the camera's pixel count; docs/METRICS.md has the measured
+  trade-off against 768 px (half the cost, a few points of accuracy).
 * Smaller images are never resampled: they are measured at their own size, so
   a small image's aliasing (moire lives at the pixel scale) is never averaged
   away, and ``analysis_width``/``analysis_height`` in ``raw.image_properties``
   say so.
 * JPEGs are decoded straight to grey and to a reduced size when they are at
   least twice the analysis size (libjpeg's DCT scaling by 1/2, 1/4 or 1/8, the
-  largest factor that keeps the longer side >= 768), then area-averaged to 768
+  largest factor that keeps the longer side >= 512), then area-averaged to 512
   on the grey plane only. libjpeg's other M/8 scales are slower and bias the
   Laplacian, so they are not used. Other formats are decoded in full.
 
@@ -48,7 +49,7 @@ from functools import cached_property
 
 import numpy as np
 
-ANALYSIS_LONG_SIDE = 768
+ANALYSIS_LONG_SIDE = 512
 MAX_PIXELS = 100_000_000  # 100 megapixels: above any phone camera, far below a bomb
 JPEG_FORMATS = frozenset({"jpeg", "mpo"})
 

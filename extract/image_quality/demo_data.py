@@ -25,8 +25,10 @@ small, 150-700 px on the long side as messaging apps resize uploads, a third
   line of 3-16 analysis px at any angle), Gaussian (sigma 0.9-4) or camera
   shake (a random walk spanning 2-9 px);
 * moire: the photograph captured through a periodic structure that aliases:
-  a screen (each pixel a cell of vertical R, G, B sub-pixel stripes with a dark
-  row gap, photographed at a small rotation and a non-integer pitch), halftone
+  a screen (each pixel a cell of R, G, B or B, G, R sub-pixel stripes with a
+  dark row gap, or a PenTile-like checkerboard; photographed at 0-45 degrees,
+  tilted up to 6% of the frame, at 0.75-2.5 camera pixels per screen pixel,
+  then perhaps denoised and sharpened as a phone's camera app does), halftone
   print (CMYK dot screens at 15/75/0/45 degrees, photographed near the dot
   pitch), or fine fabric (a weave finer than the camera's pixels, sampled
   without anti-aliasing). The capture is made at the upload size (at most
@@ -57,7 +59,7 @@ UPLOAD_SIZES = ((150, 700, 1 / 3), (700, 1600, 1 / 3), (1600, 4032, 1 / 3))
 MAX_CAPTURE_SIDE = 1600   # blurs are made at most this large, then enlarged
 # Moire captures are simulated at most this large (a halftone's dots, a screen's sub-pixels
 # take several scene pixels each), then enlarged: the beats survive, the cost stays bounded.
-MAX_MOIRE_SIDE = {"screen": 800, "halftone": 512, "fabric": 800}
+MAX_MOIRE_SIDE = {"screen": 640, "halftone": 512, "fabric": 640}
 DOCUMENT_KINDS = frozenset({"document"})
 
 
@@ -282,18 +284,39 @@ BLURS = {"defocus": defocus_blur, "motion": motion_blur, "gaussian": gaussian_bl
 # --- moire -----------------------------------------------------------------------------
 
 
-def _capture(scene: np.ndarray, pitch: float, angle: float, lens_sigma: float) -> np.ndarray:
-    """Photograph ``scene`` (float BGR): lens blur, then point sampling every ``pitch`` scene px."""
+def _capture(scene: np.ndarray, pitch: float, angle: float, lens_sigma: float,
+             keystone: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Photograph ``scene`` (float BGR): lens blur, then point sampling every ``pitch`` scene px,
+    turned by ``angle`` degrees, with the camera tilted so that each corner moves by up to
+    ``keystone`` of the frame (perspective)."""
     import cv2
 
     h, w = scene.shape[:2]
     if lens_sigma > 0:
         scene = cv2.GaussianBlur(scene, (0, 0), lens_sigma)
     out_w, out_h = max(1, int(w / pitch)), max(1, int(h / pitch))
-    to_scene = cv2.getRotationMatrix2D((0.0, 0.0), angle, pitch)
-    to_scene[:, 2] = np.array([w / 2, h / 2]) - to_scene[:, :2] @ np.array([out_w / 2, out_h / 2])
-    return cv2.warpAffine(scene, to_scene, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REFLECT_101)
+    to_scene = np.eye(3)
+    to_scene[:2] = cv2.getRotationMatrix2D((0.0, 0.0), angle, pitch)
+    to_scene[:2, 2] = np.array([w / 2, h / 2]) - to_scene[:2, :2] @ np.array([out_w / 2, out_h / 2])
+    if keystone > 0 and rng is not None:
+        corners = np.float32([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]])
+        moved = corners + (rng.uniform(-keystone, keystone, (4, 2)) * [out_w, out_h]).astype(np.float32)
+        to_scene = to_scene @ cv2.getPerspectiveTransform(corners, moved)
+    return cv2.warpPerspective(scene, to_scene, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _phone_processing(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What a phone's camera app may do to a capture: noise reduction, then sharpening."""
+    import cv2
+
+    if rng.random() < 0.4:
+        image = cv2.bilateralFilter(image, 5, rng.uniform(10, 30), 3)
+    if rng.random() < 0.5:
+        soft = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.8, 1.5))
+        amount = rng.uniform(0.2, 0.8)
+        image = cv2.addWeighted(image, 1 + amount, soft, -amount, 0)
+    return image
 
 
 def _shown_at(image: np.ndarray, long_side: float) -> np.ndarray:
@@ -301,22 +324,42 @@ def _shown_at(image: np.ndarray, long_side: float) -> np.ndarray:
     return resize_long_side(image, max(16, int(round(long_side))))
 
 
+# Sub-pixel layouts, as (rows, columns) of BGR channel indices per cell: stripes either way round,
+# and a PenTile-like checkerboard (green on every other sub-pixel, red and blue between).
+SCREEN_LAYOUTS = {
+    "rgb": ((2, 1, 0),),
+    "bgr": ((0, 1, 2),),
+    "pentile": ((1, 2), (0, 1)),
+}
+
+
 def screen_capture(image, rng, out_long_side):
-    """The photo on an RGB-stripe display, photographed near the sub-pixel pitch."""
+    """The photo on a display (stripes or PenTile), photographed at an angle, tilted, near the pitch."""
+    import cv2
+
     zoom = int(rng.integers(1, 3))
-    ratio = rng.uniform(0.75, 1.8)   # camera pixels per screen pixel
+    ratio = rng.uniform(0.75, 2.5)   # camera pixels per screen pixel
+    layout = SCREEN_LAYOUTS[str(rng.choice(tuple(SCREEN_LAYOUTS)))]
+    cell_h, cell_w = len(layout), len(layout[0])
+    cell = max(cell_h, cell_w) if cell_h == 1 else cell_w   # scene px per screen pixel, each way
     image = _shown_at(image, out_long_side * ratio / zoom)
-    shown = np.repeat(np.repeat(image.astype(np.float32), zoom, axis=0), zoom, axis=1)
-    cell = 3
-    screen = np.repeat(np.repeat(shown, cell, axis=0), cell, axis=1)
-    stripes = np.zeros_like(screen)
-    for column, channel in enumerate((2, 1, 0)):  # R, G, B stripes, in BGR order
-        stripes[:, column::cell, channel] = screen[:, column::cell, channel] * 3.0
-    stripes[cell - 1::cell] *= rng.uniform(0.2, 0.6)  # the dark gap between pixel rows
-    # camera pixels per screen pixel: a non-integer ratio near 1 aliases the sub-pixel grid
-    pitch = cell * ratio
-    captured = _capture(stripes, pitch, rng.uniform(-5, 5), rng.uniform(0.25, 1.1))
-    return np.clip(captured * rng.uniform(0.9, 1.15), 0, 255).astype(np.uint8)
+    h, w = image.shape[:2]
+    # each shown pixel becomes zoom x zoom screen pixels of cell x cell scene px (nearest neighbour)
+    screen = cv2.resize(image, (w * zoom * cell, h * zoom * cell), interpolation=cv2.INTER_NEAREST)
+    mask = np.zeros((cell, cell, 3), np.float32)   # one screen pixel: which channel each scene px emits
+    gain = float(cell_h * cell_w) / 2 if cell_h > 1 else 3.0
+    for row in range(cell):
+        for column in range(cell):
+            mask[row, column, layout[row % cell_h][column % cell_w]] = gain
+    if cell_h == 1:
+        mask[cell - 1] *= rng.uniform(0.2, 0.6)  # the dark gap between pixel rows
+    reps = (screen.shape[0] // cell, screen.shape[1] // cell, 1)
+    subpixels = cv2.multiply(screen.astype(np.float32), np.tile(mask, reps))
+    # camera pixels per screen pixel: a non-integer ratio aliases the sub-pixel grid
+    angle = rng.uniform(0, 45) * rng.choice((-1, 1))
+    captured = _capture(subpixels, cell * ratio, angle, rng.uniform(0.25, 1.1), rng.uniform(0, 0.06), rng)
+    captured = np.clip(captured * rng.uniform(0.9, 1.15), 0, 255).astype(np.uint8)
+    return _phone_processing(captured, rng)
 
 
 def halftone_capture(image, rng, out_long_side):

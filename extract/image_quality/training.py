@@ -28,17 +28,18 @@ import numpy as np
 CLASSES = ("sharp", "blurry", "moire")
 
 # The model's features (name -> transform), chosen by greedy forward selection
-# under leave-one-photo-out validation on the generated set (docs/quality_model.md):
-# spectral peak prominence (moire), the blurriest direction's fine/coarse
-# sharpness ratio (blur, whatever the texture), and the seed's FFT measure.
-# All three are logarithms, so close to Gaussian within a class (prominence is
-# a log excess with a long upper tail: ln(x + 1) tames it). Adding the seed's
-# Laplacian and Sobel variances lowers accuracy (0.95 -> 0.91): they say what
-# the others say, and naive Bayes counts correlated evidence twice.
+# under leave-one-photo-out validation on the training generator's set
+# (bench/feature_evidence.py; docs/METRICS.md has the figures): spectral peak
+# prominence (moire as isolated peaks), edge sharpness (blur judged at the
+# image's own edges, so smooth content is not blurry) and spectral excess (moire
+# whose peaks a lens, an angle and perspective spread out). A fourth feature
+# adds nothing under leave-one-photo-out (0.830 -> 0.830), and the Laplacian,
+# Sobel and FFT measures say what edge sharpness says: naive Bayes would count
+# correlated evidence twice.
 DEFAULT_FEATURES: Mapping[str, str] = {
-    "peak_prominence": "ln_x_plus_1",
-    "dir_sharpness_min": "identity",
-    "fft_hf_mean": "identity",
+    "peak_prominence": "identity",
+    "edge_sharpness": "identity",
+    "peak_excess": "identity",
 }
 
 # Transform name -> the Python twin of the SQL in macros/feature_transform.sql.

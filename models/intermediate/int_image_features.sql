@@ -80,6 +80,8 @@ joined as (
         fft.fft_hf_mean,
         spectral_peaks.peak_prominence,
         spectral_peaks.peak_prominence_max,
+        spectral_peaks.peak_excess,
+        spectral_peaks.peak_excess_max,
         directional_sharpness.dir_sharpness_min,
         directional_sharpness.dir_sharpness_max,
         edge_sharpness.edge_sharpness,

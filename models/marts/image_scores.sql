@@ -58,6 +58,8 @@ final as (
         to_score.fft_hf_mean,
         to_score.peak_prominence,
         to_score.peak_prominence_max,
+        to_score.peak_excess,
+        to_score.peak_excess_max,
         to_score.dir_sharpness_min,
         to_score.dir_sharpness_max,
         to_score.edge_sharpness,

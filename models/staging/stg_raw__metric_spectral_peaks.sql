@@ -10,6 +10,8 @@ renamed as (
         -- measures
         cast(peak_prominence as double precision) as peak_prominence,
         cast(peak_prominence_max as double precision) as peak_prominence_max,
+        cast(peak_excess as double precision) as peak_excess,
+        cast(peak_excess_max as double precision) as peak_excess_max,
         -- lineage
         {{ is_current_metric_version() }} as is_current_version,
         computed_run,

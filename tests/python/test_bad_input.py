@@ -70,21 +70,21 @@ def test_tiny_image_is_measured(photos):
 
 
 def test_analysis_size_never_upscales_and_keeps_aspect():
-    assert analysis_size(640, 480) == (640, 480)
-    assert analysis_size(768, 100) == (768, 100)
-    assert analysis_size(4032, 3024) == (768, 576)
-    assert analysis_size(3024, 4032) == (576, 768)
-    assert analysis_size(100_000, 1) == (768, 1)
+    assert analysis_size(500, 375) == (500, 375)
+    assert analysis_size(512, 100) == (512, 100)
+    assert analysis_size(4032, 3024) == (512, 384)
+    assert analysis_size(3024, 4032) == (384, 512)
+    assert analysis_size(100_000, 1) == (512, 1)
 
 
 def test_jpeg_reduction_keeps_at_least_the_analysis_size():
     assert jpeg_reduction(1000) == 1
-    assert jpeg_reduction(1535) == 1
-    assert jpeg_reduction(1536) == 2
-    assert jpeg_reduction(3071) == 2
-    assert jpeg_reduction(3072) == 4
-    assert jpeg_reduction(4032) == 4
-    assert jpeg_reduction(6144) == 8
+    assert jpeg_reduction(1023) == 1
+    assert jpeg_reduction(1024) == 2
+    assert jpeg_reduction(2047) == 2
+    assert jpeg_reduction(2048) == 4
+    assert jpeg_reduction(4095) == 4
+    assert jpeg_reduction(4096) == 8
     assert jpeg_reduction(12000) == 8
 
 
@@ -92,7 +92,7 @@ def test_large_jpeg_decodes_reduced_to_the_analysis_size(photos):
     big = cv2.resize(photos["china"], (4032, 2690), interpolation=cv2.INTER_CUBIC)
     ok, encoded = cv2.imencode(".jpg", big)
     image = decode(encoded.tobytes())
-    assert (image.width, image.height) == (768, 512)
+    assert (image.width, image.height) == (512, 342)
     assert (image.header.width, image.header.height) == (4032, 2690)
 
 

@@ -15,8 +15,19 @@ axes count (image borders and JPEG's block grid put lines on the axes).
 * ``peak_prominence``: the mean of the ``TOP_PEAKS = 5`` largest z;
 * ``peak_prominence_max``: the largest z.
 
-In natural logarithm units: about 2.5 for photographs (the largest of many
-chi-square fluctuations), 4 to 8 for moire. 0 for a flat image.
+A screen photographed at an angle, through a lens, with perspective, spreads
+each peak over several frequencies, which the 5x5 median swallows. So also
+each frequency's excess ``e = box3(L) - B``: the 3x3 mean of L over its
+background B, the median of L over about 40 x 40 frequencies (L area-averaged
+by ``BACKGROUND_BLOCK = 8``, a 5x5 median, bilinear back to full size), over
+the same frequencies:
+
+* ``peak_excess``: the mean of the ``TOP_EXCESSES = 25`` largest e;
+* ``peak_excess_max``: the largest e.
+
+In natural logarithm units: prominences about 2.5 for photographs (the largest
+of many chi-square fluctuations), 4 to 8 for clean moire; excesses about 3 for
+photographs. All four are 0 for a flat image or one under 8 px a side.
 """
 
 from __future__ import annotations
@@ -30,28 +41,58 @@ from .base import MetricFamily
 MIN_RADIUS = 0.04
 AXIS_GAP = 2
 TOP_PEAKS = 5
+TOP_EXCESSES = 25
+BACKGROUND_BLOCK = 8
 POWER_FLOOR = 1e-3
 
 
-def peak_prominences(grey: np.ndarray) -> np.ndarray:
-    """The largest ``TOP_PEAKS`` prominences z among the counted frequencies, sorted ascending."""
-    import cv2
+def log_spectrum(grey: np.ndarray) -> np.ndarray:
+    """``L = ln(|rfft2(hann * (grey - mean))|^2 + POWER_FLOOR)``, rows shifted so frequency 0 is central."""
     import scipy.fft
 
     h, w = grey.shape
-    if h < 8 or w < 8:
-        return np.zeros(1, np.float32)
     plane = grey.astype(np.float32)
     plane -= plane.mean()
     plane *= _hann_window(h, w)
     power = np.abs(scipy.fft.rfft2(plane)) ** 2
-    log_power = np.fft.fftshift(np.log(power + POWER_FLOOR).astype(np.float32), axes=0)
-    prominence = log_power - cv2.medianBlur(np.ascontiguousarray(log_power), 5)
-    values = prominence[_counted(h, w)]
+    return np.ascontiguousarray(np.fft.fftshift(np.log(power + POWER_FLOOR).astype(np.float32), axes=0))
+
+
+def peak_prominences(log_power: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The largest ``TOP_PEAKS`` prominences z among the counted frequencies, sorted ascending."""
+    import cv2
+
+    prominence = log_power - cv2.medianBlur(log_power, 5)
+    return _largest(prominence[_counted(h, w)], TOP_PEAKS)
+
+
+def peak_excesses(log_power: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The largest ``TOP_EXCESSES`` excesses e among the counted frequencies, sorted ascending.
+
+    A screen photographed at an angle, through a lens, with perspective, spreads
+    each of its lattice's peaks over several frequencies, which a 5x5 median
+    swallows. So: ``e = box3(L) - background``, the 3x3 mean of L over its
+    background, the median of L over about 40 x 40 frequencies (L area-averaged
+    by ``BACKGROUND_BLOCK`` = 8, a 5x5 median, bilinear back to full size).
+    """
+    import cv2
+
+    rows, cols = log_power.shape
+    small = cv2.resize(log_power, (max(1, cols // BACKGROUND_BLOCK), max(1, rows // BACKGROUND_BLOCK)),
+                       interpolation=cv2.INTER_AREA)
+    if min(small.shape) >= 5:
+        small = cv2.medianBlur(small, 5)
+    background = cv2.resize(small, (cols, rows), interpolation=cv2.INTER_LINEAR)
+    excess = cv2.blur(log_power, (3, 3), borderType=cv2.BORDER_REFLECT_101)
+    excess -= background
+    return _largest(excess[_counted(h, w)], TOP_EXCESSES)
+
+
+def _largest(values: np.ndarray, k: int) -> np.ndarray:
     if not values.size:
         return np.zeros(1, np.float32)
-    if values.size > TOP_PEAKS:  # only the largest few are used: no need to sort them all
-        values = np.partition(values, values.size - TOP_PEAKS)[-TOP_PEAKS:]
+    if values.size > k:  # only the largest few are used: no need to sort them all
+        values = np.partition(values, values.size - k)[-k:]
     return np.sort(values)
 
 
@@ -80,9 +121,19 @@ class SpectralPeaks(MetricFamily):
     name = "spectral_peaks"
     table = "metric_spectral_peaks"
     version = 2
-    columns = {"peak_prominence": "double", "peak_prominence_max": "double"}
+    columns = {"peak_prominence": "double", "peak_prominence_max": "double",
+               "peak_excess": "double", "peak_excess_max": "double"}
 
     def calculate(self, image):
-        z = peak_prominences(image.grey)
+        h, w = image.grey.shape
+        if h < 8 or w < 8:
+            return dict.fromkeys(self.columns, 0.0)
+        log_power = log_spectrum(image.grey)
+        if not np.ptp(log_power):  # a flat image: no frequency stands out, exactly
+            return dict.fromkeys(self.columns, 0.0)
+        z = peak_prominences(log_power, h, w)
+        e = peak_excesses(log_power, h, w)
         return {"peak_prominence": float(np.mean(z[-TOP_PEAKS:], dtype=np.float64)),
-                "peak_prominence_max": float(z[-1])}
+                "peak_prominence_max": float(z[-1]),
+                "peak_excess": float(np.mean(e[-TOP_EXCESSES:], dtype=np.float64)),
+                "peak_excess_max": float(e[-1])}
