@@ -55,12 +55,17 @@ class FileTask:
     content); if the bytes differ, the file is treated as new content.
     ``hash_only``: read and hash, decode nothing (a file that may duplicate
     another file of this run; the loader decodes each distinct content once).
+    ``data`` and ``mtime_ns``: the file's bytes and modification time when
+    another reader already holds them (the Spark engine's ``binaryFile`` rows);
+    the file is then not opened.
     """
 
     path: str
     families: tuple[str, ...] | None = None
     expected_hash: str | None = None
     hash_only: bool = False
+    data: bytes | None = None
+    mtime_ns: int | None = None
 
 
 @dataclass
@@ -128,15 +133,19 @@ def measure_file(task: FileTask) -> FileResult:
 
 
 def _measure_file(task: FileTask, result: FileResult) -> None:
-    try:
-        data, st = read_file(task.path)
-    except ImageError as exc:
-        result.errors.append(FileError("read", exc.kind, str(exc)))
-        return
-    except OSError as exc:
-        result.errors.append(FileError("read", _os_error_kind(exc), exc.strerror or str(exc)))
-        return
-    result.size_bytes, result.mtime_ns = st.st_size, st.st_mtime_ns
+    if task.data is not None:
+        data = task.data
+        result.size_bytes, result.mtime_ns = len(data), task.mtime_ns
+    else:
+        try:
+            data, st = read_file(task.path)
+        except ImageError as exc:
+            result.errors.append(FileError("read", exc.kind, str(exc)))
+            return
+        except OSError as exc:
+            result.errors.append(FileError("read", _os_error_kind(exc), exc.strerror or str(exc)))
+            return
+        result.size_bytes, result.mtime_ns = st.st_size, st.st_mtime_ns
     result.content_hash = content_hash(data)
     if task.hash_only:
         return
