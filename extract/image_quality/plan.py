@@ -112,19 +112,23 @@ def complete_hashes_sql(families: Sequence["MetricFamily"], schema: str) -> str:
     return f"({done_all}) union ({content_failed_sql(schema)})"
 
 
-def stale_plan_sql(families: Sequence["MetricFamily"], schema: str, sorted_list_of_families: str) -> str:
+def stale_plan_sql(families: Sequence["MetricFamily"], schema: str, sorted_list_of_families: str,
+                   unchanged_view: str | None = None) -> str:
     """(seq, content_hash, path, source_root, families) of content that lacks a family.
 
     ``sorted_list_of_families`` is the engine's aggregate of ``m.family`` into a
     sorted list (DuckDB: ``list(m.family order by m.family)``). Empty families: no rows.
+    ``unchanged_view``: a table or view already holding ``unchanged`` (an engine
+    that inlines CTEs would otherwise compute it once per family).
     """
     missing = " union all ".join(
         f"""select h.content_hash, '{check_identifier(f.name)}' as family
               from present h
              where h.content_hash not in ({content_done_for_family_sql(f, schema)})"""
         for f in families) or "select content_hash, '' as family from present where false"
+    unchanged = f"unchanged as (select * from {unchanged_view})" if unchanged_view else unchanged_cte(schema)
     return f"""
-        with {unchanged_cte(schema)},
+        with {unchanged},
         present as (
             select content_hash, min(path) as path from unchanged group by content_hash
         ),
