@@ -120,8 +120,8 @@ def session_config(master: str, warehouse: Path) -> dict[str, str]:
 
 def start_session(master: str | None = None, warehouse: Path | None = None):
     """A SparkSession on ``master`` over ``warehouse``; raises SparkUnavailable with one line if it cannot."""
-    check_pyspark()
     check_java()
+    check_pyspark()
     master = resolve_master(master)
     warehouse = warehouse or resolve_warehouse()
     warehouse.mkdir(parents=True, exist_ok=True)

@@ -225,16 +225,5 @@ def close_removed_paths(spark: "SparkSession", run_id: int, roots: Sequence[str]
     return int(removed)
 
 
-def known_hash_prefixes(spark: "SparkSession", families: Sequence["MetricFamily"]):
-    """Sorted uint64 prefixes of every content hash that needs no computing (as warehouse.known_hash_prefixes)."""
-    import numpy as np
-
-    from .. import plan
-
-    rows = spark.sql(f"select distinct left(content_hash, 16) as prefix from ({plan.complete_hashes_sql(families, SCHEMA)}) complete").collect()
-    prefixes = np.array(sorted(int(r.prefix, 16) for r in rows), dtype=np.uint64)
-    return np.ascontiguousarray(prefixes)
-
-
 def spark_types(columns: Mapping[str, str]) -> str:
     return ", ".join(f"{name} {SPARK_TYPES[t]}" for name, t in columns.items())
