@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 DEMO_DIR := demo_images
 DEMO_DB  := demo.duckdb
 
@@ -18,6 +19,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The Spark engine's extra (pyspark, dbt-spark): `make test` installs it, `make demo` does not need it.
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
+	touch $(SPARK_STAMP)
+
 ## demo: set up, make demo images from shipped photographs, extract, score with dbt, show results
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR) $(DEMO_DB)
@@ -29,12 +35,12 @@ demo: $(STAMP)
 	           round(p_blurry, 3) as p_blurry, round(p_moire, 3) as p_moire, round(laplacian_var, 1) as laplacian_var \
 	      from marts.image_quality order by path limit 15\").show(max_width=200)"
 
-## test: the whole suite (fast and slow tests)
-test: $(STAMP)
+## test: the whole suite (fast, slow and Spark tests; Spark runs on local[2] and needs Java 17+)
+test: $(STAMP) $(SPARK_STAMP)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not spark"
 
 ## train: rebuild the shipped model (seed, golden set, model card) bit for bit from fixed seeds
 train: $(STAMP)
@@ -49,7 +55,7 @@ quality: $(STAMP)
 
 ## bench: the benchmarks side by side (not part of the tests); CleanVision comes with the bench extra
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,spark]'
 	$(BIN)/python bench/run_bench.py
 
 clean:
