@@ -205,29 +205,36 @@ class _SparkRun:
 
     def _write_results(self) -> None:
         spark, run = self.spark, self.run_id
+        # one pass over the results for the counts, and to skip the writes that have no rows
+        # (a file hashed by this run's read step and measured after it counts as read once)
+        stats = spark.sql(f"""
+            select count(case when r.content_hash is not null and h.path is null then 1 end) as files_read,
+                   count(case when r.decoded then 1 end) as images_decoded,
+                   count(case when size(r.errors) > 0 then 1 end) as files_failed,
+                   coalesce(sum(size(r.errors)), 0) as errors,
+                   {", ".join(f"count(r.m_{f.name}) as rows_{f.name}" for f in self.families)}
+              from run_results r left join hashed h on h.path = r.path""").first().asDict()
         for family in self.families:
-            rows = spark.sql(f"""select content_hash, cast({int(family.version)} as int) as metric_version,
-                                        cast({run} as bigint) as computed_run, m_{family.name}.*
-                                   from run_results where m_{family.name} is not null""")
-            tables.append_family_rows(spark, family, rows)
-        spark.sql("""select path, content_hash, e.stage, e.family, e.family_version, e.error_kind, e.message
-                       from (select path, content_hash, explode(errors) as e from run_results)""") \
-            .createOrReplaceTempView("run_errors")
-        tables.append_errors(spark, run, "run_errors")
+            if stats[f"rows_{family.name}"]:
+                rows = spark.sql(f"""select content_hash, cast({int(family.version)} as int) as metric_version,
+                                            cast({run} as bigint) as computed_run, m_{family.name}.*
+                                       from run_results where m_{family.name} is not null""")
+                tables.append_family_rows(spark, family, rows)
+        if stats["errors"]:
+            spark.sql("""select path, content_hash, e.stage, e.family, e.family_version, e.error_kind, e.message
+                           from (select path, content_hash, explode(errors) as e from run_results)""") \
+                .createOrReplaceTempView("run_errors")
+            tables.append_errors(spark, run, "run_errors")
         spark.sql("""select r.path, t.source_root, r.content_hash, r.size_bytes, r.mtime_ns
                        from run_results r join tasks t on t.path = r.path
                       where r.content_hash is not null""").createOrReplaceTempView("observed")
         added, changed, new_content = tables.record_observed(spark, run, "observed")
-        # a file hashed by this run's read step and measured after it counts as read once
-        read, decoded, failed = spark.sql("""
-            select count(case when r.content_hash is not null and h.path is null then 1 end),
-                   count(case when r.decoded then 1 end), count(case when size(r.errors) > 0 then 1 end)
-              from run_results r left join hashed h on h.path = r.path""").first()
         c = self.counts
         c.paths_added, c.paths_changed, c.content_new = c.paths_added + added, c.paths_changed + changed, \
             c.content_new + new_content
-        c.files_read, c.images_decoded, c.files_failed = c.files_read + read, c.images_decoded + decoded, \
-            c.files_failed + failed
+        c.files_read += stats["files_read"]
+        c.images_decoded += stats["images_decoded"]
+        c.files_failed += stats["files_failed"]
 
     def _record_unread(self, rows) -> None:
         """Files above measuring.MAX_FILE_BYTES are not read, as on DuckDB: an error row each."""

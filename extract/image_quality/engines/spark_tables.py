@@ -174,7 +174,22 @@ def record_observed(spark: "SparkSession", run_id: int, observed_view: str) -> t
     (new_content,) = spark.sql(f"""
         select count(distinct d.content_hash) from observed_delta d
           left anti join {SCHEMA}.files f on f.content_hash = d.content_hash""").first()
-    # raw.files: rewrite the partitions holding an interval to close, and add this run's
+    if added + changed:
+        _rewrite_files_for(spark, run)
+    # raw.stat_cache: the index moves each path read to this run's partition
+    _overwrite_partitions(spark, "stat_cache", "checked_run", f"""
+        select c.path, c.content_hash, c.size_bytes, c.mtime_ns, c.checked_run
+          from {SCHEMA}.stat_cache c
+         where c.checked_run in (select checked_run from {SCHEMA}.stat_cache
+                                  where path in (select path from {observed_view}) union select {run})
+           and c.path not in (select path from {observed_view})
+        union all
+        select path, content_hash, size_bytes, mtime_ns, cast({run} as bigint) from {observed_view}""")
+    return int(added), int(changed), int(new_content)
+
+
+def _rewrite_files_for(spark: "SparkSession", run: int) -> None:
+    """raw.files: rewrite the partitions holding an interval that observed_delta closes, and add this run's."""
     spark.sql(f"""
         select distinct f.valid_from_run from {SCHEMA}.files f
           join observed_delta d on d.path = f.path and d.had_content
@@ -190,16 +205,6 @@ def record_observed(spark: "SparkSession", run_id: int, observed_view: str) -> t
         union all
         select path, source_root, content_hash, size_bytes, mtime_ns, cast(null as bigint), cast({run} as bigint)
           from observed_delta""")
-    # raw.stat_cache: the index moves each path read to this run's partition
-    _overwrite_partitions(spark, "stat_cache", "checked_run", f"""
-        select c.path, c.content_hash, c.size_bytes, c.mtime_ns, c.checked_run
-          from {SCHEMA}.stat_cache c
-         where c.checked_run in (select checked_run from {SCHEMA}.stat_cache
-                                  where path in (select path from {observed_view}) union select {run})
-           and c.path not in (select path from {observed_view})
-        union all
-        select path, content_hash, size_bytes, mtime_ns, cast({run} as bigint) from {observed_view}""")
-    return int(added), int(changed), int(new_content)
 
 
 def close_removed_paths(spark: "SparkSession", run_id: int, roots: Sequence[str], present_view: str) -> int:
