@@ -31,7 +31,7 @@ from test_worker_crash import crashing_env
 
 from image_quality.metrics import all_families
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # real Spark sessions and dbt builds
 
 RELATIVE_TOLERANCE = 1e-12
 SPARK_TIMEOUT_S = 1500
