@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 DEMO_DIR := demo_images
 DEMO_DB  := demo.duckdb
 
@@ -18,6 +19,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The Spark engine's extra (pyspark, dbt-spark): `make test` installs it, `make demo` does not need it.
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
+	touch $(SPARK_STAMP)
+
 ## demo: set up, make demo images from shipped photographs, extract, score with dbt, show results, write the HTML report
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR) $(DEMO_DB)
@@ -30,12 +36,12 @@ demo: $(STAMP)
 	      from marts.image_quality order by path limit 15\").show(max_width=200)"
 	$(BIN)/image-quality report --db $(DEMO_DB) --out build/report
 
-## test: the whole suite (fast and slow tests)
-test: $(STAMP)
+## test: the whole suite (fast, slow and Spark tests; Spark runs on local[2] and needs Java 17+)
+test: $(STAMP) $(SPARK_STAMP)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not spark"
 
 ## photographs: the Debian packages whose photographs extract/image_quality/photographs.py catalogues
 ## (for make train and make quality only; make test never needs them). Installs only what is missing;
@@ -68,7 +74,7 @@ quality: $(STAMP) photographs
 
 ## bench: the benchmarks side by side (not part of the tests); CleanVision comes with the bench extra
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,spark]'
 	$(BIN)/python bench/run_bench.py
 
 clean:

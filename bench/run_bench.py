@@ -6,6 +6,7 @@ Contenders over the same files, same worker count:
   cleanvision CleanVision's property checks (skipped, with a note, when not installed)
   ours cold   image-quality extract into an empty warehouse
   ours re-run image-quality extract again, nothing changed / 1% of files changed (10,000 files)
+  spark       image-quality extract --engine spark on local[N], cold; and a Spark session's start-up alone
   scoring     dbt's SQL scoring of 1,000,000 feature rows vs scikit-learn predict_proba in memory
 Each figure is the median of --repeat runs; peak memory is the whole process tree's RSS.
 The slow contenders (prototype, CleanVision) run on a subset and are compared per image.
@@ -110,6 +111,36 @@ def bench_ours_cold(paths, folder: Path, work: Path, workers: int, repeat: int, 
                                             str(workers), "--quiet"], repeat, before=reset)
 
 
+def bench_spark_cold(paths, folder: Path, work: Path, workers: int, repeat: int):
+    """The Spark engine's cold extract on local[workers], and the session start-up it includes, measured apart.
+
+    Returns (extract, start-up) Measurements, or None with the reason when Spark cannot run here.
+    """
+    sys.path.insert(0, str(REPO / "extract"))
+    from image_quality.engines.spark_session import SparkUnavailable, check_java, check_pyspark
+
+    try:
+        check_java()
+        check_pyspark()
+    except SparkUnavailable as exc:
+        return None, str(exc)
+    warehouse = work / "spark-warehouse"
+    env = dict(os.environ, IMAGE_QUALITY_SPARK_WAREHOUSE=str(warehouse))
+    master = f"local[{workers}]"
+
+    def reset():
+        shutil.rmtree(warehouse, ignore_errors=True)
+
+    extract = measure(f"ours on Spark ({master}): cold extract", len(paths),
+                      CLI + ["extract", str(folder), "--engine", "spark", "--spark-master", master, "--quiet"],
+                      repeat, before=reset, env=env)
+    start_only = ("import sys; from pathlib import Path; from image_quality.engines.spark_session import start_session; "
+                  "start_session(sys.argv[1], Path(sys.argv[2])).stop()")
+    startup = measure(f"Spark session start-up alone ({master})", len(paths),
+                      [PY, "-c", start_only, master, str(warehouse)], repeat, before=reset, env=env)
+    return (extract, startup), None
+
+
 def bench_rerun(root: Path, work: Path, workers: int, repeat: int, n_files: int):
     """Re-runs over n_files small images: nothing changed, then 1% changed."""
     paths = cached_set(root, f"many_{n_files}", n_files, size=(320, 240), seed=3)
@@ -180,6 +211,11 @@ def main() -> None:
     print(f"  floor {floor.wall:.2f} s", flush=True)
     ours = bench_ours_cold(mixed, root / f"mixed_{args.images}", work, w, r)
     print(f"  ours cold {ours.wall:.2f} s", flush=True)
+    spark, spark_missing = bench_spark_cold(mixed, root / f"mixed_{args.images}", work, w, r)
+    if spark:
+        print(f"  spark cold {spark[0].wall:.2f} s, of which session start-up {spark[1].wall:.2f} s", flush=True)
+    else:
+        print(f"  spark: {spark_missing}; row skipped", flush=True)
     proto = bench_prototype(mixed[: args.prototype_images], work, w, r)
     print(f"  prototype {proto.wall:.2f} s for {proto.images}", flush=True)
     try:
@@ -218,6 +254,14 @@ def main() -> None:
                      f"{m.peak_rss_mb:.0f} | {ratio} |")
 
     row(ours, "1.00")
+    if spark:
+        spark_extract, startup = spark
+        row(spark_extract, f"{spark_extract.per_image_s / ours.per_image_s:.2f}")
+        lines.append(f"| {startup.name} (included in the row above) | - | {startup.wall:.2f} | - | "
+                     f"{startup.peak_rss_mb:.0f} | without it: "
+                     f"{(spark_extract.wall - startup.wall) / ours.wall:.2f} |")
+    else:
+        lines.append(f"| ours on Spark: cold extract | - | - | - | - | skipped: {spark_missing} |")
     row(floor, f"{floor.per_image_s / ours.per_image_s:.2f}")
     row(proto, f"{proto.per_image_s / ours.per_image_s:.0f}x")
     if cv:

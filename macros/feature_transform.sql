@@ -9,9 +9,9 @@
 
 {% macro default__feature_transform(transform, expression) -%}
     {%- if transform == 'identity' -%}
-        cast({{ expression }} as double precision)
+        cast({{ expression }} as double)
     {%- elif transform == 'ln_x_plus_1' -%}
-        ln(cast({{ expression }} as double precision) + 1)
+        ln(cast({{ expression }} as double) + 1)
     {%- else -%}
         {{ exceptions.raise_compiler_error("unknown feature transform '" ~ transform ~ "' (known: identity, ln_x_plus_1)") }}
     {%- endif -%}

@@ -99,7 +99,7 @@ select * from final
 
 {#- A double precision literal from its exact text (shortest round-trip digits). -#}
 {% macro nb_literal(text) -%}
-    cast('{{ text }}' as double precision)
+    cast('{{ text }}' as double)
 {%- endmacro %}
 
 
@@ -122,9 +122,9 @@ select * from final
     {%- set sql -%}
         select distinct
             model_version, class_index, class_label, feature, feature_transform,
-            cast(cast(class_prior as double precision) as varchar) as class_prior_text,
-            cast(cast(theta as double precision) as varchar) as theta_text,
-            cast(cast(var as double precision) as varchar) as var_text
+            cast(cast(class_prior as double) as {{ dbt.type_string() }}) as class_prior_text,
+            cast(cast(theta as double) as {{ dbt.type_string() }}) as theta_text,
+            cast(cast(var as double) as {{ dbt.type_string() }}) as var_text
         from {{ params }}
         order by class_index, feature
     {%- endset -%}

@@ -24,3 +24,7 @@
 {% macro duckdb__hamming_distance(a, b) -%}
     cast(bit_count(xor({{ a }}, {{ b }})) as integer)
 {%- endmacro %}
+
+{% macro spark__hamming_distance(a, b) -%}
+    cast(bit_count({{ a }} ^ {{ b }}) as int)
+{%- endmacro %}

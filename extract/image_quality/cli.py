@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extract", help="measure new and changed images under SOURCE folders into the warehouse")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="folder (or image file) to scan")
     add_extract_options(p)
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="duckdb (default): this machine, into --db; spark: Spark jobs into the Spark "
+                        "warehouse ($IMAGE_QUALITY_SPARK_WAREHOUSE, else spark-warehouse here)")
+    p.add_argument("--spark-master", metavar="URL",
+                   help="with --engine spark: local[N], spark://HOST:PORT or yarn "
+                        "(default: $IMAGE_QUALITY_SPARK_MASTER, else local[*])")
     p.set_defaults(handler=_cmd_extract)
 
     p = sub.add_parser("runs", help="list load runs, newest first")
@@ -197,8 +203,26 @@ def _extract(args) -> "object":
 
 
 def _cmd_extract(args) -> int:
-    _extract(args)
+    if args.engine == "spark":
+        _extract_on_spark(args)
+    else:
+        _extract(args)
     return 0
+
+
+def _extract_on_spark(args) -> None:
+    from .discovery import SourceError
+    from .engines.spark_session import SparkUnavailable
+
+    try:
+        from .engines.spark_extract import extract
+        summary = extract(args.sources, master=args.spark_master, verify=args.verify)
+    except (SourceError, SparkUnavailable) as exc:
+        raise _ExpectedFailure(str(exc)) from None
+    if not args.quiet:
+        for run_id in summary.failed_runs_marked:
+            print(f"run {run_id} had been interrupted; marked failed", file=sys.stderr)
+        print("\n".join(summary.lines()))
 
 
 def _cmd_runs(args) -> int:

@@ -51,12 +51,17 @@ class FileTask:
     content); if the bytes differ, the file is treated as new content.
     ``hash_only``: read and hash, decode nothing (a file that may duplicate
     another file of this run; the loader decodes each distinct content once).
+    ``data`` and ``mtime_ns``: the file's bytes and modification time when
+    another reader already holds them (the Spark engine's ``binaryFile`` rows);
+    the file is then not opened.
     """
 
     path: str
     families: tuple[str, ...] | None = None
     expected_hash: str | None = None
     hash_only: bool = False
+    data: bytes | None = None
+    mtime_ns: int | None = None
 
 
 @dataclass
@@ -104,15 +109,19 @@ def measure_file(task: FileTask) -> FileResult:
 
 
 def _measure_file(task: FileTask, result: FileResult) -> None:
-    try:
-        data, st = sources.read(task.path)
-    except ReadError as exc:
-        result.errors.append(FileError("read", exc.kind, str(exc)))
-        return
-    except OSError as exc:
-        result.errors.append(FileError("read", _os_error_kind(exc), exc.strerror or str(exc)))
-        return
-    set_stat(result, st)
+    if task.data is not None:  # bytes another reader already holds (Spark's binaryFile source)
+        data = task.data
+        result.size_bytes, result.mtime_ns = len(data), task.mtime_ns
+    else:
+        try:
+            data, st = sources.read(task.path)
+        except ReadError as exc:
+            result.errors.append(FileError("read", exc.kind, str(exc)))
+            return
+        except OSError as exc:
+            result.errors.append(FileError("read", _os_error_kind(exc), exc.strerror or str(exc)))
+            return
+        set_stat(result, st)
     result.content_hash = content_hash(data)
     if task.hash_only:
         return

@@ -130,6 +130,10 @@ class MeasuringPool:
 def _hash_in_parent(task: FileTask) -> FileResult:
     """Hash a file whose worker died, so the failure is tied to its content and not retried."""
     result = FileResult(task.path)
+    if task.data is not None:  # the bytes came with the task (the Spark engine)
+        result.content_hash = content_hash(task.data)
+        result.size_bytes, result.mtime_ns = len(task.data), task.mtime_ns
+        return result
     try:
         data, st = sources.read(task.path)
     except Exception:  # unreadable now too: the failure is still recorded, without a hash

@@ -14,11 +14,14 @@ ever formatted into a statement.
 from __future__ import annotations
 
 import os
-import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
+
+from . import plan
+from .plan import CONTENT_ERROR_STAGES  # noqa: F401  (where it was defined before plan.py)
+from .plan import check_identifier as _check_identifier
 
 if TYPE_CHECKING:  # imported lazily at run time so `--help` stays fast
     import duckdb
@@ -29,10 +32,6 @@ SCHEMA = "raw"
 DEFAULT_DB = "warehouse.duckdb"
 DB_ENV_VAR = "IMAGE_QUALITY_DB"
 DEFAULT_LOCK_TIMEOUT_S = 60.0
-
-# Identifiers that come from code (family tables and columns) are checked
-# against this pattern before they are used in DDL.
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 CORE_DDL = f"""
 create schema if not exists {SCHEMA};
@@ -105,10 +104,6 @@ alter table {SCHEMA}.files add column if not exists version_id varchar;
 alter table {SCHEMA}.stat_cache add column if not exists etag varchar;
 """
 
-# Error stages that belong to the bytes themselves (not to one family): content
-# that failed to decode, or crashed its worker, is not decoded again on later runs.
-CONTENT_ERROR_STAGES = ("decode", "worker")
-
 
 class WarehouseLockedError(RuntimeError):
     """Another process holds the DuckDB write lock for longer than we wait."""
@@ -157,12 +152,6 @@ def connect(db_path: str, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _check_identifier(name: str) -> str:
-    if not _IDENTIFIER.match(name):
-        raise ValueError(f"not a safe SQL identifier: {name!r}")
-    return name
 
 
 def family_table_ddl(family: "MetricFamily") -> str:
@@ -303,27 +292,8 @@ def count_discovered(con: "duckdb.DuckDBPyConnection") -> int:
     return con.execute("select count(*) from discovered").fetchone()[0]
 
 
-# A discovered file is unchanged when the stat cache knows its (size, mtime_ns,
-# and for an object its ETag) and its path still has an open history interval holding the cached content: a
-# path closed as removed and later restored with the same stat is read again.
-_UNCHANGED_CTE = f"""
-    unchanged as (
-        select d.path, d.source_root, d.size_bytes, d.mtime_ns, c.content_hash
-          from discovered d
-          join {SCHEMA}.stat_cache c
-            on c.path = d.path and c.size_bytes = d.size_bytes and c.mtime_ns = d.mtime_ns
-           and c.etag is not distinct from d.etag
-          join {SCHEMA}.files f
-            on f.path = d.path and f.valid_to_run is null and f.content_hash = c.content_hash
-    )"""
-
-_TO_READ_CTE = f"""
-    {_UNCHANGED_CTE},
-    to_read as (
-        select d.path, d.source_root, d.size_bytes, d.mtime_ns
-          from discovered d
-         where $verify or d.path not in (select path from unchanged)
-    )"""
+# The plan's SQL (plan.py) is shared with the Spark engine; $verify is bound here.
+_TO_READ_CTE = plan.to_read_cte(SCHEMA, "$verify")
 
 
 def count_paths_to_read(con: "duckdb.DuckDBPyConnection", verify: bool) -> int:
@@ -341,13 +311,7 @@ def iter_paths_to_read(con: "duckdb.DuckDBPyConnection", verify: bool,
     copies and must be hashed before either is decoded.
     """
     con.execute(
-        f"""create or replace temp table read_plan as
-            with {_TO_READ_CTE}
-            select row_number() over (order by t.path) as seq,
-                   t.path, t.source_root, t.size_bytes, t.mtime_ns, f.content_hash,
-                   count(*) over (partition by t.size_bytes) > 1 as size_shared
-              from to_read t
-              left join {SCHEMA}.files f on f.path = t.path and f.valid_to_run is null""",
+        f"create or replace temp table read_plan as {plan.read_plan_sql(SCHEMA, '$verify')}",
         {"verify": verify})
     yield from _pages(con, "read_plan", page_rows)
 
@@ -387,25 +351,8 @@ def known_hash_prefixes(con: "duckdb.DuckDBPyConnection", families: Sequence["Me
     return np.ascontiguousarray(prefixes, dtype=np.uint64)
 
 
-def _content_done_for_family_sql(family: "MetricFamily") -> str:
-    table = _check_identifier(family.table)
-    return f"""
-        select content_hash from {SCHEMA}.{table} where metric_version = {int(family.version)}
-        union
-        select content_hash from {SCHEMA}.extract_errors
-         where content_hash is not null and stage = 'metric'
-           and family = '{_check_identifier(family.name)}' and family_version = {int(family.version)}"""
-
-
-def _content_failed_sql() -> str:
-    return f"""select content_hash from {SCHEMA}.extract_errors
-                where content_hash is not null and stage in {CONTENT_ERROR_STAGES!r}"""
-
-
 def _complete_hashes_sql(families: Sequence["MetricFamily"]) -> str:
-    parts = [f"({_content_done_for_family_sql(f)})" for f in families]
-    done_all = " intersect ".join(parts) if parts else "select null::varchar as content_hash where false"
-    return f"({done_all}) union ({_content_failed_sql()})"
+    return plan.complete_hashes_sql(families, SCHEMA)
 
 
 def is_content_complete(con: "duckdb.DuckDBPyConnection", families: Sequence["MetricFamily"],
@@ -430,25 +377,8 @@ def iter_stale_content(con: "duckdb.DuckDBPyConnection", families: Sequence["Met
     """
     if not families:
         return
-    missing = " union all ".join(
-        f"""select h.content_hash, '{_check_identifier(f.name)}' as family
-              from present h
-             where h.content_hash not in ({_content_done_for_family_sql(f)})"""
-        for f in families)
-    con.execute(
-        f"""create or replace temp table stale_plan as
-            with {_UNCHANGED_CTE},
-            present as (
-                select content_hash, min(path) as path from unchanged group by content_hash
-            ),
-            missing as ({missing})
-            select row_number() over (order by p.path) as seq,
-                   m.content_hash, p.path, d.source_root, list(m.family order by m.family) as families
-              from missing m
-              join present p on p.content_hash = m.content_hash
-              join discovered d on d.path = p.path
-             where m.content_hash not in ({_content_failed_sql()})
-             group by m.content_hash, p.path, d.source_root""")
+    sql = plan.stale_plan_sql(families, SCHEMA, "list(m.family order by m.family)")
+    con.execute(f"create or replace temp table stale_plan as {sql}")
     yield from _pages(con, "stale_plan", page_rows)
 
 

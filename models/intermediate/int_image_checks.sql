@@ -21,8 +21,8 @@ measured as (
         height,
         cast(width as bigint) * cast(height as bigint) as pixel_count,
         case
-            when width >= height then cast(width as double precision) / height
-            else cast(height as double precision) / width
+            when width >= height then cast(width as double) / height
+            else cast(height as double) / width
         end as aspect_ratio,
         channels
     from features

@@ -2,7 +2,8 @@
     config(
         materialized='incremental',
         unique_key='content_hash',
-        incremental_strategy='delete+insert',
+        incremental_strategy=image_quality.replace_rows_strategy(),
+        partition_by=image_quality.replace_rows_partition_by('score_bucket'),
         on_schema_change='sync_all_columns'
     )
 }}
@@ -80,10 +81,13 @@ final as (
         -- lineage
         to_score.feature_versions,
         {{ dbt.current_timestamp() }} as scored_at,
-        '{{ invocation_id }}' as dbt_invocation_id
+        '{{ invocation_id }}' as dbt_invocation_id,
+        -- storage: one of 16 partitions where the engine rewrites partitions (Spark)
+        left(scores.content_hash, 1) as score_bucket
     from scores
     inner join to_score
         on to_score.content_hash = scores.content_hash
 )
 
 select * from final
+{{- image_quality.rows_kept_beside_replaced('final', 'content_hash', 'score_bucket') }}

@@ -17,9 +17,9 @@ renamed as (
         -- as measured
         analysis_width,
         analysis_height,
-        cast(brightness_mean as double precision) as brightness_mean,
-        cast(brightness_p01 as double precision) as brightness_p01,
-        cast(brightness_p99 as double precision) as brightness_p99,
+        cast(brightness_mean as double) as brightness_mean,
+        cast(brightness_p01 as double) as brightness_p01,
+        cast(brightness_p99 as double) as brightness_p99,
         -- lineage
         {{ is_current_metric_version() }} as is_current_version,
         computed_run,

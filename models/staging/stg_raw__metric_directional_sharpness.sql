@@ -8,8 +8,8 @@ renamed as (
         content_hash,
         metric_version,
         -- measures
-        cast(dir_sharpness_min as double precision) as dir_sharpness_min,
-        cast(dir_sharpness_max as double precision) as dir_sharpness_max,
+        cast(dir_sharpness_min as double) as dir_sharpness_min,
+        cast(dir_sharpness_max as double) as dir_sharpness_max,
         -- lineage
         {{ is_current_metric_version() }} as is_current_version,
         computed_run,

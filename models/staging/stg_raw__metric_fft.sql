@@ -8,7 +8,7 @@ renamed as (
         content_hash,
         metric_version,
         -- measures
-        cast(fft_hf_mean as double precision) as fft_hf_mean,
+        cast(fft_hf_mean as double) as fft_hf_mean,
         -- lineage
         {{ is_current_metric_version() }} as is_current_version,
         computed_run,

@@ -8,7 +8,7 @@ renamed as (
         content_hash,
         metric_version,
         -- measures
-        cast(grey_entropy as double precision) as grey_entropy,
+        cast(grey_entropy as double) as grey_entropy,
         -- lineage
         {{ is_current_metric_version() }} as is_current_version,
         computed_run,

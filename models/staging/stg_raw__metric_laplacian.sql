@@ -8,7 +8,7 @@ renamed as (
         content_hash,
         metric_version,
         -- measures
-        cast(laplacian_var as double precision) as laplacian_var,
+        cast(laplacian_var as double) as laplacian_var,
         -- lineage
         {{ is_current_metric_version() }} as is_current_version,
         computed_run,
