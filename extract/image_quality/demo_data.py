@@ -46,7 +46,6 @@ leave-one-photo-out validation.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +83,7 @@ def write_demo_set(out: str, *, n: int = 24, seed: int = 0, shipped_only: bool =
     import os
 
     from .photographs import catalogue
+    from .training import write_labels
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -99,10 +99,7 @@ def write_demo_set(out: str, *, n: int = 24, seed: int = 0, shipped_only: bool =
     else:
         rows = [_write_one(*job) for job in jobs]
     labels = out_dir / "labels.csv"
-    with labels.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(("path", "label", "photo", "degradation"))
-        writer.writerows(rows)
+    write_labels(labels, rows)
     return labels
 
 

@@ -218,6 +218,17 @@ def _invert(transform: str, z: np.ndarray) -> np.ndarray:
 # --- training --------------------------------------------------------------------------
 
 
+LABEL_COLUMNS = ("path", "label", "photo", "degradation")
+
+
+def write_labels(labels_csv, rows: Iterable[Sequence[str]]) -> None:
+    """A labelled set's labels.csv, as both generators write it: ``LABEL_COLUMNS``, paths relative to it."""
+    with open(labels_csv, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(LABEL_COLUMNS)
+        writer.writerows(rows)
+
+
 def read_labels(labels_csv: str) -> list[tuple[str, str]]:
     """(absolute path, label) pairs; relative paths are relative to the labels file."""
     return [(path, label) for path, label, _ in read_labelled_groups(labels_csv)]

@@ -38,12 +38,12 @@ training set's does; ``photo`` is a name from ``photographs.CATALOGUE``.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from .photographs import Photograph, catalogue
+from .training import write_labels
 
 CLASSES = ("sharp", "blurry", "moire")
 MIN_LONG_SIDE = 150
@@ -91,10 +91,7 @@ def write_validation_set(out: str, *, n: int = 600, seed: int = 0, split: str = 
         (out_dir / filename).write_bytes(jpeg)
         rows.append((filename, label, photo.name, how))
     labels = out_dir / "labels.csv"
-    with labels.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(("path", "label", "photo", "degradation"))
-        writer.writerows(rows)
+    write_labels(labels, rows)
     return labels
 
 
