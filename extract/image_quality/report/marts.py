@@ -22,7 +22,6 @@ CHECK_ORDER = {
     "low_information": ("grey_entropy", "asc"),
     "odd_size": ("pixel_count", "asc"),
     "odd_aspect_ratio": ("aspect_ratio", "desc"),
-    "greyscale_stored_as_colour": ("chroma_p99", "asc"),
     "exact_duplicate": ("exact_duplicate_count", "desc"),
     "near_duplicate": ("near_duplicate_min_distance", "asc"),
 }
