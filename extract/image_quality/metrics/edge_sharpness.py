@@ -90,17 +90,17 @@ def _histogram_median(histogram: np.ndarray) -> float:
 
 def edge_measures(image) -> dict[str, float]:
     """The family's columns for an AnalysisImage (its shared gradients and octave)."""
-    grey = image.grey
-    sigma = noise_sigma(grey)
     import cv2
 
+    grey = image.grey
+    sigma = noise_sigma(grey)
     empty = {"edge_sharpness": 0.0, "edge_sharpness_min_direction": 0.0, "edge_density": 0.0,
              "noise_sigma": sigma}
     h, w = grey.shape
     if h < 8 or w < 8:
         return empty
     gx, gy = image.sobel
-    cx, cy = _gradient(image.coarse)[1:]
+    cx, cy = _slopes(image.coarse)
     ch, cw = h // 2, w // 2
     cx, cy = cx[:ch, :cw], cy[:ch, :cw]
     m1 = _magnitude(cx, cy)
@@ -132,13 +132,11 @@ def edge_measures(image) -> dict[str, float]:
     }
 
 
-def _gradient(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(|g|, gx, gy) with 3x3 Sobel derivatives scaled to slope per pixel."""
+def _slopes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(gx, gy): 3x3 Sobel derivatives scaled to slope per pixel."""
     import cv2
 
-    gx = cv2.Sobel(plane, cv2.CV_32F, 1, 0, scale=0.125)
-    gy = cv2.Sobel(plane, cv2.CV_32F, 0, 1, scale=0.125)
-    return _magnitude(gx, gy), gx, gy
+    return cv2.Sobel(plane, cv2.CV_32F, 1, 0, scale=0.125), cv2.Sobel(plane, cv2.CV_32F, 0, 1, scale=0.125)
 
 
 def _magnitude(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
