@@ -43,7 +43,7 @@ test: $(STAMP) $(SPARK_STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not spark"
 
-## photographs: the Debian packages whose photographs extract/image_quality/photographs.py catalogues
+## photographs: the Debian packages whose photographs extract/image_quality/lab/photographs.py catalogues
 ## (for make train and make quality only; make test never needs them). Installs only what is missing;
 ## PHOTOGRAPHS=skip does without them.
 PHOTO_PACKAGES := lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds \

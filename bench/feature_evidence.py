@@ -40,7 +40,7 @@ def candidate_columns() -> list[str]:
 
 
 def load(db: str, labels: str, columns: list[str]):
-    from image_quality.training import read_features, read_labelled_groups
+    from image_quality.lab.training import read_features, read_labelled_groups
 
     labelled = read_labelled_groups(labels)
     found = read_features(db, [p for p, _, _ in labelled], columns)
@@ -59,13 +59,13 @@ def best_transform(column: np.ndarray) -> str:
 
 
 def transformed(X: np.ndarray, transforms: list[str]) -> np.ndarray:
-    from image_quality.training import transform_features
+    from image_quality.lab.training import transform_features
 
     return transform_features(X, transforms)
 
 
 def lopo_accuracy(X, y, groups) -> float:
-    from image_quality.training import leave_one_group_out
+    from image_quality.lab.training import leave_one_group_out
 
     return leave_one_group_out(X, y, groups, sorted(set(y))).accuracy
 

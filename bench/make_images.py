@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extract"))
-from image_quality.demo_data import source_photographs  # noqa: E402
+from image_quality.lab.demo_data import source_photographs  # noqa: E402
 
 # (width, height, weight): common upload sizes; the weights give a mean near 3 MP.
 MIXED_SIZES = [

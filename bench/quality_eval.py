@@ -9,7 +9,7 @@
 3. The shipped model applied by dbt to the validation generator's set
    (`image-quality validation-data`: other physics, some scenes never trained
    on; about 600 images, fixed seed): accuracy, recall per class and size
-   band, confusion (image_quality.validation_report; its markdown is written
+   band, confusion (image_quality.lab.validation_report; its markdown is written
    beside the printout as validation_generator.md).
 With --model-card PATH the validation figures (3.) are appended to that model
 card, as `make train` does after fitting.
@@ -61,7 +61,7 @@ def main() -> None:
 
 
 def validation_generator_figures(args) -> None:
-    from image_quality.validation_report import VALIDATION_N, VALIDATION_SEED, validation_figures
+    from image_quality.lab.validation_report import VALIDATION_N, VALIDATION_SEED, validation_figures
 
     n = args.validation_n or VALIDATION_N
     seed = VALIDATION_SEED if args.validation_seed is None else args.validation_seed
@@ -80,7 +80,7 @@ def validation_generator_figures(args) -> None:
 
 
 def training_generator_figures(args) -> None:
-    from image_quality.training import (DEFAULT_FEATURES, leave_one_group_out, read_features,
+    from image_quality.lab.training import (DEFAULT_FEATURES, leave_one_group_out, read_features,
                                         read_labelled_groups, transform_features)
 
     train_dir, train_db = args.work / "train", args.work / "train.duckdb"

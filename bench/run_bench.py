@@ -61,7 +61,7 @@ def prototype_model(path: Path) -> Path:
     import cv2
     from sklearn.naive_bayes import GaussianNB
 
-    from image_quality.demo_data import write_demo_set
+    from image_quality.lab.demo_data import write_demo_set
 
     demo = path.parent / "prototype_training"
     labels = write_demo_set(str(demo), n=30, seed=1)

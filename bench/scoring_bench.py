@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "extract"))
 
-from image_quality.training import _invert, load_gaussian_nb, transform_features  # noqa: E402
+from image_quality.lab.training import _invert, load_gaussian_nb, transform_features  # noqa: E402
 
 
 def sample_rows(seed_csv: Path, rows: int, rng: np.random.Generator):

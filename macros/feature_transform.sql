@@ -1,6 +1,6 @@
 {#-
     A feature transform by the name the model's parameters record. The Python
-    twin is training.TRANSFORMS: both must compute the same numbers.
+    twin is image_quality.feature_transforms.TRANSFORMS: both must compute the same numbers.
 -#}
 
 {% macro feature_transform(transform, expression) -%}

@@ -211,7 +211,7 @@ def _cmd_extract(args) -> int:
 
 
 def _extract_on_spark(args) -> None:
-    from .discovery import SourceError
+    from .sources import SourceError
     from .engines.spark_session import SparkUnavailable
 
     try:
@@ -276,8 +276,8 @@ def _cmd_evaluate(args) -> int:
     import numpy as np
 
     from . import warehouse
-    from .evaluation import Evaluation
-    from .training import read_labels
+    from .lab.evaluation import Evaluation
+    from .lab.training import read_labels
 
     if not os.path.isfile(args.labels):
         raise _ExpectedFailure(f"labels file {args.labels} does not exist")
@@ -320,7 +320,7 @@ def _dbt_project_dir(explicit: str | None) -> Path:
 
 
 def _cmd_demo_data(args) -> int:
-    from .demo_data import write_demo_set
+    from .lab.demo_data import write_demo_set
 
     labels = write_demo_set(args.out, n=args.n, seed=args.seed, shipped_only=args.photographs == "shipped")
     print(f"wrote {labels.parent} ({args.n} images, labels in {labels})")
@@ -328,7 +328,7 @@ def _cmd_demo_data(args) -> int:
 
 
 def _cmd_validation_data(args) -> int:
-    from .validation_data import write_validation_set
+    from .lab.validation_data import write_validation_set
 
     try:
         labels = write_validation_set(args.out, n=args.n, seed=args.seed, split=args.scenes)
@@ -340,7 +340,7 @@ def _cmd_validation_data(args) -> int:
 
 def _cmd_train(args) -> int:
     from . import warehouse
-    from .training import train_model
+    from .lab.training import train_model
 
     db_path = warehouse.resolve_db_path(args.db)
     if not os.path.isfile(args.labels):

@@ -25,7 +25,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 def photographs() -> dict[str, np.ndarray]:
     """Real photographs that ship with our dependencies, as BGR uint8."""
-    from image_quality.demo_data import source_photographs
+    from image_quality.lab.demo_data import source_photographs
 
     return dict(source_photographs())
 

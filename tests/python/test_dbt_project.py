@@ -22,10 +22,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 try:
-    from image_quality import training
+    from image_quality.lab import training
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(REPO / "extract"))
-    from image_quality import training
+    from image_quality.lab import training
 
 pytestmark = pytest.mark.slow
 

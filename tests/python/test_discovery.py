@@ -7,7 +7,7 @@ import os
 import pytest
 
 from conftest import write_jpeg
-from image_quality.discovery import SourceError, Walk, check_sources, walk_sources
+from image_quality.sources.local import SourceError, Walk, check_sources, walk_sources
 
 
 def found(*roots):

@@ -351,7 +351,7 @@ def test_a_retrained_model_with_other_classes_and_features_reports_with_no_edit(
 
     from dbt_run import copy_db, run_dbt
 
-    from image_quality import training
+    from image_quality.lab import training
     from image_quality.report import write_report
 
     db = copy_db(scenario.db, tmp_path / "retrained.duckdb")

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from image_quality.photographs import CATALOGUE, SPLITS, catalogue, split_of
-from image_quality.validation_data import CLASSES, MAX_LONG_SIDE, MIN_LONG_SIDE, write_validation_set
+from image_quality.lab.photographs import CATALOGUE, SPLITS, catalogue, split_of
+from image_quality.lab.validation_data import CLASSES, MAX_LONG_SIDE, MIN_LONG_SIDE, write_validation_set
 
 N = 12
 
@@ -103,7 +103,7 @@ def test_cli_writes_a_set_and_refuses_a_bad_scene_split_in_one_line(tmp_path):
 
 
 def test_figures_count_recall_per_size_band_and_scene_split():
-    from image_quality.validation_report import SIZE_BANDS, figures_from_scores, size_band
+    from image_quality.lab.validation_report import SIZE_BANDS, figures_from_scores, size_band
 
     classes = ["blurry", "moire", "sharp"]
     onehot = {c: np.eye(3)[i] * 0.8 + 0.1 for i, c in enumerate(classes)}
@@ -130,7 +130,7 @@ def test_figures_count_recall_per_size_band_and_scene_split():
 
 
 def test_made_as_drops_the_parameters():
-    from image_quality.validation_report import made_as
+    from image_quality.lab.validation_report import made_as
 
     assert made_as("blurry_defocus4.4-bayer+nr4-215x385-q50") == "blurry_defocus"
     assert made_as("sharp_lowlight0.13-plain-614x345-q61") == "sharp_lowlight"
@@ -141,8 +141,8 @@ def test_a_screen_photo_of_a_blank_screen_still_shows_its_moire_at_its_own_size(
     # on a flat grey screen any structure is the sub-pixel lattice aliasing; the smoothed image
     # (sigma 1 px at the final size) keeps the beat, which is at least 4 final pixels long;
     # sharp and blurry images of the same flat photograph hold only smoothed noise
-    from image_quality.photographs import CATALOGUE
-    from image_quality.validation_data import make_image
+    from image_quality.lab.photographs import CATALOGUE
+    from image_quality.lab.validation_data import make_image
 
     flat = np.full((600, 800, 3), 128, np.uint8)
     about = next(p for p in CATALOGUE if p.name == "china")

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
-from ..discovery import IMAGE_EXTENSIONS, check_sources
+from ..sources.base import IMAGE_EXTENSIONS
+from ..sources.local import check_sources
 from ..loader import RunSummary
 from ..measuring import MAX_FILE_BYTES
 from ..metrics import all_families

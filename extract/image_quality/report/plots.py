@@ -1,7 +1,7 @@
 """Pictures of the model's features: each image's value by label, with the shipped model's class means.
 
 Drawn by matplotlib (Agg, no display) as static SVG files beside index.html.
-Values are shown after the model's own transform (``training.TRANSFORMS``, the
+Values are shown after the model's own transform (``feature_transforms.TRANSFORMS``, the
 Python twin of the SQL macro), the space in which the seed's means and
 variances live.
 """
@@ -43,7 +43,7 @@ def draw_feature_plots(out_dir: Path, model: Model | None,
     import numpy as np
     from matplotlib.figure import Figure
 
-    from ..training import TRANSFORMS
+    from ..feature_transforms import TRANSFORMS
 
     folder = out_dir / FOLDER
     folder.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..feature_transforms import TRANSFORMS, transform_features  # noqa: F401  (the lab trains what production scores)
+
 CLASSES = ("sharp", "blurry", "moire")
 
 # The model's features (name -> transform), chosen by greedy forward selection
@@ -42,29 +44,12 @@ DEFAULT_FEATURES: Mapping[str, str] = {
     "peak_excess": "identity",
 }
 
-# Transform name -> the Python twin of the SQL in macros/feature_transform.sql.
-TRANSFORMS = {
-    "identity": lambda x: np.asarray(x, dtype=np.float64),
-    "ln_x_plus_1": lambda x: np.log(np.asarray(x, dtype=np.float64) + 1.0),
-}
-
 SEED_COLUMNS = ("model_version", "class_label", "class_index", "class_prior",
                 "feature", "feature_transform", "theta", "var")
 GOLDEN_COLUMNS = ("case_id", "model_version", "expected_label", "kind", "name", "value")
 GOLDEN_FILE_NAME = "gaussian_nb_golden.csv"
 GOLDEN_CASES_PER_CLASS = 12
 MODEL_VERSION_CHARS = 12
-
-
-def transform_features(X: np.ndarray, transforms: Sequence[str]) -> np.ndarray:
-    """Apply each column's transform, as the scoring SQL does."""
-    X = np.asarray(X, dtype=np.float64)
-    out = np.empty_like(X)
-    for j, name in enumerate(transforms):
-        if name not in TRANSFORMS:
-            raise ValueError(f"unknown feature transform {name!r}; known: {sorted(TRANSFORMS)}")
-        out[:, j] = TRANSFORMS[name](X[:, j])
-    return out
 
 
 # --- export and import ---------------------------------------------------------
@@ -237,7 +222,7 @@ def read_labels(labels_csv: str) -> list[tuple[str, str]]:
 def read_labelled_groups(labels_csv: str) -> list[tuple[str, str, str]]:
     """(absolute path, label, group) triples; the group is the optional ``photo``
     column (the source photograph, for leave-one-photo-out validation), else the path."""
-    from .discovery import normalise_path
+    from ..sources.local import normalise_path
 
     base = os.path.dirname(os.path.abspath(labels_csv))
     with open(labels_csv, newline="") as fh:
@@ -265,7 +250,7 @@ def read_features(db_path: str, paths: Sequence[str], features: Sequence[str]) -
     """
     import pyarrow as pa
 
-    from . import warehouse
+    from .. import warehouse
 
     con = warehouse.connect(db_path, read_only=True)
     try:
@@ -298,7 +283,7 @@ def read_features(db_path: str, paths: Sequence[str], features: Sequence[str]) -
 
 def _feature_tables(con, features: Sequence[str]) -> dict[str, list[str]]:
     """{raw table: [its feature columns]} from the families' current declarations."""
-    from . import warehouse
+    from .. import warehouse
 
     declared = con.execute(f"""
         select table_name, columns from (
@@ -411,7 +396,7 @@ def _write_model_card(path: str, summary: dict, labels_csv: str, validation) -> 
         f"- Labels: `{os.path.relpath(labels_csv)}`: {summary['n_labelled']} images, "
         f"{summary['n_trained']} with features, from {summary['groups']} source photographs",
         "- Made by `image-quality demo-data` from photographs scikit-learn and scikit-image ship, "
-        "degraded as cameras degrade them (see `extract/image_quality/demo_data.py`)",
+        "degraded as cameras degrade them (see `extract/image_quality/lab/demo_data.py`)",
         "- Classes: " + ", ".join(f"{c} ({summary['class_counts'][c]})" for c in summary["classes"]),
         "",
         "## Features",

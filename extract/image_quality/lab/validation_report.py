@@ -119,7 +119,7 @@ def score_labelled_set(labels_csv: str, db_path: str) -> tuple[list[tuple], list
     import duckdb
     from PIL import Image
 
-    from .paths import to_os
+    from ..paths import to_os
     from .photographs import split_of
     from .training import read_labelled_groups
 

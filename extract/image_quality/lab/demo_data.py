@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .decoding import ANALYSIS_LONG_SIDE
+from ..decoding import ANALYSIS_LONG_SIDE
 
 CLASSES = ("sharp", "blurry", "moire")
 # Long sides of uploads, by band: (low, high, share).
