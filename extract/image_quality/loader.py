@@ -124,6 +124,10 @@ class _LoadRun:
         self._pending: list[FileResult] = []
         self._source_root: dict[str, str] = {}
         self._vanished: list[str] = []   # found by the walk, gone (or no longer a file) when read
+        # Paths step 2 only hashed: step 3 may read one again to decode it, and a
+        # file read twice in a run is still one file read (files_read <= files_scanned).
+        self._hashed_only: set[str] = set()
+        self._completing = False
         self._last_flush = time.monotonic()
 
     # -- the four steps --------------------------------------------------------------
@@ -165,6 +169,8 @@ class _LoadRun:
         for rows in warehouse.iter_paths_to_read(self.con, verify):
             for path, source_root, _size, _mtime, _cached_hash, size_shared in rows:
                 self._source_root[path] = source_root
+                if size_shared:
+                    self._hashed_only.add(path)
                 yield FileTask(path, hash_only=bool(size_shared))
 
     def _complete_content(self) -> None:
@@ -175,6 +181,7 @@ class _LoadRun:
                 tasks.append(FileTask(path, families=tuple(family_names), expected_hash=content_hash))
         if tasks:
             self.progress.add_total(len(tasks))
+            self._completing = True
             self._run_tasks(tasks)
 
     # -- running and writing ------------------------------------------------------------
@@ -203,7 +210,8 @@ class _LoadRun:
         observed = warehouse.Batch(_OBSERVED_COLUMNS)
         errors = warehouse.Batch(_ERROR_COLUMNS)
         for r in results:
-            self.counts.files_read += r.content_hash is not None
+            read_before = self._completing and r.path in self._hashed_only
+            self.counts.files_read += r.content_hash is not None and not read_before
             self.counts.images_decoded += r.decoded
             if r.content_hash is not None:
                 observed.append({"path": r.path, "source_root": self._source_root.pop(r.path),

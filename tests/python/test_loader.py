@@ -112,10 +112,41 @@ def test_identical_new_files_in_one_run_are_decoded_once(tmp_path, image_folder)
         shutil.copy(source, folder / name)
     db = tmp_path / "w.duckdb"
     summary = extract(folder, db)
-    # files of one size are hashed first (3 reads), then each distinct content is read once more to decode
-    assert summary.counts.files_read == 4
+    # files of one size are hashed first, then each distinct content is read once more to decode:
+    # still three files read, never more than were scanned
+    assert summary.counts.files_read == summary.counts.files_scanned == 3
     assert summary.counts.images_decoded == 1 and summary.counts.content_new == 1
     assert metric_rows(db) == {t: 1 for t in FAMILY_TABLES}
+
+
+def test_the_counters_of_every_run_add_up(tmp_path, image_folder, monkeypatch):
+    """files read never exceed files scanned, and unchanged + read + unreadable = scanned.
+
+    Run 1: byte copies in one run (hashed, then one re-read to decode) and a file
+    that is not an image; run 2: nothing changed; run 3: another copy arrives; run 4:
+    a family's version is bumped, so one path of each of the 8 contents is read again.
+    """
+    source = next(image_folder.glob("*.jpg"))
+    for name in ("copy_a.jpg", "copy_b.jpg"):
+        shutil.copy(source, image_folder / name)
+    (image_folder / "notes.jpg").write_bytes(b"not an image at all")
+    db = tmp_path / "w.duckdb"
+    runs = [extract(image_folder, db), extract(image_folder, db)]
+    shutil.copy(source, image_folder / "copy_c.jpg")
+    runs.append(extract(image_folder, db))
+    laplacian = families_by_name()["laplacian"]
+    monkeypatch.setattr(type(laplacian), "version", laplacian.version + 1)
+    runs.append(extract(image_folder, db))
+    counts = [r.counts for r in runs]
+    assert [(c.files_scanned, c.files_unchanged, c.files_read) for c in counts] == [
+        (11, 0, 11), (11, 11, 0), (12, 11, 1), (12, 12, 8)]
+    for c in counts:
+        assert c.files_read <= c.files_scanned
+        assert c.images_decoded <= c.files_read
+    for c in counts[:3]:  # no version bump: every scanned file is unchanged or read
+        assert c.files_unchanged + c.files_read == c.files_scanned
+    stored = query(db, "select files_scanned, files_read from raw.load_runs order by run_id")
+    assert stored == [(c.files_scanned, c.files_read) for c in counts]
 
 
 def test_removed_file_interval_is_closed_never_deleted(tmp_path, image_folder):
