@@ -355,8 +355,10 @@ def _cmd_train(args) -> int:
 
 def _cmd_report(args) -> int:
     from . import warehouse
+    from .decoding import quiet_native_warnings
     from .report import ReportError, write_report
 
+    quiet_native_warnings()  # thumbnails decode here: no libpng or libjpeg lines on the terminal
     try:
         result = write_report(warehouse.resolve_db_path(args.db), args.out, limit=args.limit)
     except ReportError as exc:

@@ -116,6 +116,31 @@ class AnalysisImage:
         return int(self.grey.shape[0])
 
 
+def quiet_native_warnings() -> None:
+    """Send what native decoders print on file descriptor 2 to /dev/null, for this process.
+
+    libpng and libjpeg warn on stderr of their own accord ("libpng warning: iCCP:
+    known incorrect sRGB profile", "Corrupt JPEG data: ..."), under any Python
+    setting. A file's real problems are error rows already, so those lines only
+    clutter a terminal. Python's own ``sys.stderr`` keeps the terminal: it is moved
+    to a copy of the original descriptor first. Called once per process (each
+    measuring worker, the report).
+    """
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+        kept = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):
+        return
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = open(kept, "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+                      errors="backslashreplace")
+
+
 def read_header(data: bytes) -> ImageHeader:
     """Parse the image header; raises ImageError for non-images and bombs."""
     from PIL import Image, UnidentifiedImageError

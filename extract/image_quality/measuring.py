@@ -29,14 +29,18 @@ _known_prefixes: np.ndarray = np.zeros(0, dtype=np.uint64)
 def init_worker(known_prefixes: np.ndarray, reader_state: dict | None = None) -> None:
     """Pool initializer: one OpenCV thread per process (the pool is the parallelism).
 
-    OpenCV's own log lines are silenced: every file it cannot read becomes a row
+    OpenCV's own log lines are silenced, and so are the warnings libpng and
+    libjpeg print on stderr themselves: every file they cannot read becomes a row
     in ``raw.extract_errors``, so they would only repeat it on the terminal.
     """
     import cv2
 
+    from .decoding import quiet_native_warnings
+
     global _known_prefixes
     cv2.setNumThreads(1)
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    quiet_native_warnings()
     _known_prefixes = known_prefixes
     sources.init_reader(reader_state)
 

@@ -90,3 +90,26 @@ def last_run(db) -> dict:
         return dict(zip(names, cur.fetchone()))
     finally:
         con.close()
+
+
+def write_png_libpng_warns_about(path: Path, image: np.ndarray) -> Path:
+    """A good PNG carrying an ICC profile chunk (iCCP) that libpng warns about on stderr when it decodes it.
+
+    The profile is shorter than its header says, as in files some editors write; the
+    pixels decode normally, so the file is measured like any other.
+    """
+    import struct
+    import zlib
+
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+    png = encoded.tobytes()
+    profile = bytearray(132)
+    struct.pack_into(">I", profile, 0, 132)
+    profile[12:24], profile[36:40] = b"mntrRGB XYZ ", b"acsp"
+    struct.pack_into(">I", profile, 64, 0x1000000)   # an invalid rendering intent
+    data = b"ICC Profile\x00\x00" + zlib.compress(bytes(profile))
+    chunk = struct.pack(">I", len(data)) + b"iCCP" + data + struct.pack(">I", zlib.crc32(b"iCCP" + data))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png[:33] + chunk + png[33:])   # after the 8-byte signature and the IHDR chunk
+    return path

@@ -8,9 +8,10 @@ import sys
 import time
 
 import duckdb
+import numpy as np
 import pytest
 
-from conftest import REPO, last_run, run_cli
+from conftest import REPO, last_run, run_cli, write_png_libpng_warns_about
 
 
 def test_help_answers_without_heavy_imports():
@@ -33,6 +34,23 @@ def test_unwritable_database_exits_1_with_one_line(tmp_path, image_folder):
     result = run_cli("extract", str(image_folder), "--db", str(tmp_path / "no" / "such" / "dir" / "w.duckdb"))
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "cannot open database" in result.stderr
+
+
+def test_no_decoder_warning_reaches_the_terminal(tmp_path, photos):
+    """libpng prints "libpng warning: iCCP: ..." itself; extract must not let it through."""
+    import cv2
+
+    folder = tmp_path / "images"
+    path = write_png_libpng_warns_about(folder / "with_profile.png", photos["china"])
+    assert cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR) is not None
+    result = run_cli("extract", str(folder), "--db", str(tmp_path / "w.duckdb"), "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert last_run(tmp_path / "w.duckdb")["images_decoded"] == 1
+    # the same decode in this process does warn: the test would see a warning that got through
+    probe = subprocess.run([sys.executable, "-c", "import cv2, numpy as np, sys; cv2.imdecode(np.fromfile(sys.argv[1], "
+                            "np.uint8), cv2.IMREAD_COLOR)", str(path)], capture_output=True, text=True)
+    assert "libpng warning" in probe.stderr
 
 
 def test_db_from_environment_and_quiet(tmp_path, image_folder):
