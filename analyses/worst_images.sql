@@ -1,5 +1,8 @@
 -- The 50 images most likely to be unusable: highest probability of any class
--- but sharp, most confident first.
+-- but sharp, most confident first, with the model's features beside them
+-- (whatever features the seed names).
+
+{%- set model = image_quality.gaussian_nb_model(ref('gaussian_nb_params')) %}
 
 with images as (
     select * from {{ ref('image_quality') }}
@@ -13,8 +16,9 @@ final as (
         1 - p_sharp as p_not_sharp,
         p_blurry,
         p_moire,
-        laplacian_var,
-        fft_hf_mean,
+        {% for feature in model.features -%}
+        {{ feature }},
+        {% endfor -%}
         width,
         height
     from images

@@ -1,10 +1,15 @@
 -- The public contract: one row per file path present now, with its content's
--- quality label, class probabilities and main metrics, and the checks
--- CleanVision and fastdup users expect (thresholds: dbt vars).
+-- quality label, class probabilities, the model's features (whatever features
+-- the seed names), why an image was not scored, and the checks CleanVision and
+-- fastdup users expect (thresholds: dbt vars).
 
 {%- set model = image_quality.gaussian_nb_model(ref('gaussian_nb_params')) %}
 {%- set checks = ['too_dark', 'too_bright', 'low_information', 'odd_size', 'odd_aspect_ratio',
                   'exact_duplicate', 'near_duplicate'] %}
+{#- columns selected below in their own sections: a feature of that name is not repeated -#}
+{%- set named_elsewhere = ['width', 'height', 'image_format', 'brightness_mean', 'brightness_p01',
+                           'brightness_p99', 'grey_entropy', 'pixel_count', 'aspect_ratio', 'channels',
+                           'pixel_hash', 'perceptual_hash', 'size_bytes'] %}
 
 with files as (
     select * from {{ ref('stg_raw__files') }}
@@ -28,6 +33,10 @@ image_checks as (
 
 near_duplicate_pairs as (
     select * from {{ ref('near_duplicate_pairs') }}
+),
+
+content_errors as (
+    select * from {{ ref('int_content_errors_latest') }}
 ),
 
 present_files as (
@@ -158,11 +167,14 @@ final as (
             when features.content_hash is not null then 'missing_features'
             else 'not_measured'
         end as score_status,
-        -- main metrics
-        features.laplacian_var,
-        features.sobel_x_var,
-        features.sobel_y_var,
-        features.fft_hf_mean,
+        -- why not scored: the latest error recorded for the content (null when scored)
+        case when scores.content_hash is null then content_errors.error_kind end as error_kind,
+        case when scores.content_hash is null then content_errors.error_message end as error_message,
+        -- the model's features, as the seed names them
+        {% for feature in model.features if feature not in named_elsewhere -%}
+        features.{{ feature }},
+        {% endfor -%}
+        -- image
         features.width,
         features.height,
         features.image_format,
@@ -207,6 +219,8 @@ final as (
         on features.content_hash = present_files.content_hash
     left join scores
         on scores.content_hash = present_files.content_hash
+    left join content_errors
+        on content_errors.content_hash = present_files.content_hash
     inner join failed
         on failed.path = present_files.path
 )

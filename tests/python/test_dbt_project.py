@@ -222,15 +222,44 @@ def test_sql_probabilities_equal_sklearn_predict_proba(built):
 def test_image_quality_exposes_the_contract(built):
     columns = [r[0] for r in query(built.db, """select column_name from information_schema.columns
                                                 where table_schema = 'marts' and table_name = 'image_quality'""")]
-    for column in ("path", "content_hash", "quality_label", "p_sharp", "p_blurry", "p_moire",
-                   "laplacian_var", "sobel_y_var", "fft_hf_mean", "width", "height", "brightness_mean",
+    for column in ("path", "content_hash", "quality_label", "p_sharp", "p_blurry", "p_moire", "score_status",
+                   "error_kind", "error_message", "width", "height", "brightness_mean",
                    "model_version", "first_seen_at", "last_changed_at", "source_root"):
         assert column in columns, column
+    # the model's features, whatever the seed names, with the values the model scored
+    features = [f for (f,) in query(built.db, "select distinct feature from model.gaussian_nb_params order by 1")]
+    assert features and set(features) <= set(columns), sorted(set(features) - set(columns))
+    differing = query(built.db, f"""select count(*) from marts.image_quality q join marts.image_scores s using (content_hash)
+                                     where {' or '.join(f'q.{f} is distinct from s.{f}' for f in features)}""")
+    assert differing == [(0,)]
+    # no measure the model does not read stands in for its features
+    unused = {"laplacian_var", "sobel_x_var", "sobel_y_var", "fft_hf_mean", "peak_prominence", "edge_density"}
+    assert not (unused - set(features)) & set(columns), sorted((unused - set(features)) & set(columns))
     # the labels are the ones the scores table holds for the path's content
     mismatched = query(built.db, """select count(*) from marts.image_quality q
                                       join marts.image_scores s using (content_hash)
                                      where q.quality_label <> s.quality_label or q.p_sharp <> s.p_sharp""")
     assert mismatched == [(0,)]
+
+
+def test_a_file_that_is_not_an_image_says_why_in_image_quality(built):
+    """A folder with one non-image file, through `image-quality run`: its row says not_an_image and why."""
+    folder = built.root / "not_images"
+    folder.mkdir()
+    (folder / "notes.jpg").write_bytes(b"meeting notes, saved with the wrong extension\n")
+    db = built.root / "not_an_image.duckdb"
+    image_quality_cli("run", str(folder), "--quiet", "--workers", "1", "--project-dir", str(built.project), db=db)
+    rows = query(db, """select path, score_status, error_kind, error_message, quality_label
+                           from marts.image_quality""")
+    assert len(rows) == 1
+    path, status, kind, message, label = rows[0]
+    assert path.endswith("/notes.jpg")
+    assert (status, kind, label) == ("not_measured", "not_an_image", None)
+    assert message == query(db, "select message from raw.extract_errors where path = ?", [path])[0][0]
+    assert message.strip()
+    # a scored image carries no error
+    assert query(built.db, """select count(*) from marts.image_quality
+                                where score_status = 'scored' and (error_kind is not null or error_message is not null)""") == [(0,)]
 
 
 def test_adding_images_scores_exactly_the_new_ones(built):
