@@ -16,7 +16,7 @@ final as (
         1 - p_sharp as p_not_sharp,
         p_blurry,
         p_moire,
-        {% for feature in model.features -%}
+        {% for feature in model.features if feature not in ['width', 'height'] -%}
         {{ feature }},
         {% endfor -%}
         width,
