@@ -334,8 +334,13 @@ def test_a_byte_identical_copy_is_an_exact_duplicate(collection, tmp_path):
                               select content_hash from marts.image_quality where ends_with(path, '/camera.jpg'))""")
     assert len(rows) == 2
     assert all(exact and count == 1 and near is False for _, exact, count, near in rows), rows
-    # one content, so no pair
-    assert query(db, "select count(*) from marts.near_duplicate_pairs")[0][0] == len(EXPECTED_PAIRS)
+    # one content, so no look-alike pair; but where users look for duplicates, the copy is there,
+    # beside the content's first path
+    assert query(db, "select count(*) from marts.near_duplicate_pairs where not is_same_content")[0][0] \
+        == len(EXPECTED_PAIRS)
+    first, copy = sorted(path for path, *_ in rows)
+    assert query(db, """select path_a, path_b, hamming_distance, is_exact_duplicate, content_hash_a = content_hash_b
+                           from marts.near_duplicate_pairs where is_same_content""") == [(first, copy, 0, True, True)]
 
 
 # --- the analyses ---------------------------------------------------------------------------------
