@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from conftest import REPO, query, run_cli, write_jpeg
+from conftest import REPO, query, run_cli, write_jpeg, write_png_libpng_warns_about
 from dbt_run import copy_project
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,6 +51,7 @@ class Scenario:
     unreadable: str
     near_duplicate_base: str
     near_duplicate_copies: set[str]
+    not_an_image: str
 
 
 def _labels(db: Path) -> dict[str, str | None]:
@@ -80,6 +81,8 @@ def scenario(tmp_path_factory, photos) -> Scenario:
     write_jpeg(extra / "to_delete.jpg", flower[:300, :400])
     write_jpeg(extra / "to_make_unreadable.jpg", flower[100:400, 100:500])
     write_jpeg(extra / "removed_before_run2.jpg", flower[50:350, 0:400])
+    (extra / "not_an_image.jpg").write_bytes(b"minutes of the meeting, saved as .jpg\n")   # a failure, with its reason
+    write_png_libpng_warns_about(extra / "with_icc_profile.png", flower[:240, :320])      # libpng warns on decode
     project = copy_project(root / "project")
     db = root / "warehouse.duckdb"
     _run(images, db, project)
@@ -107,12 +110,14 @@ def scenario(tmp_path_factory, photos) -> Scenario:
                     removed={str(extra / "removed_before_run2.jpg")},
                     missing=str(extra / "to_delete.jpg"), unreadable=str(extra / "to_make_unreadable.jpg"),
                     near_duplicate_base=str(base),
-                    near_duplicate_copies={str(extra / "china_half_size.jpg"), str(extra / "china_byte_copy.jpg")})
+                    near_duplicate_copies={str(extra / "china_half_size.jpg"), str(extra / "china_byte_copy.jpg")},
+                    not_an_image=str(extra / "not_an_image.jpg"))
 
 
 def _report(scenario: Scenario, out: Path, *args: str) -> list[str]:
     done = run_cli("report", "--db", str(scenario.db), "--out", str(out), *args)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == ""   # no decoder's warning either (with_icc_profile.png makes libpng warn)
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == f"report: {(out / 'index.html').resolve()}"
     return lines
@@ -135,7 +140,9 @@ def test_report_reads_the_marts_and_marks_missing_and_unreadable_originals(scena
     missing, unreadable = cards[scenario.missing], cards[scenario.unreadable]
     assert missing.thumbnail == "placeholder.svg" and "missing" in missing.note
     assert unreadable.thumbnail == "placeholder.svg" and "not a regular file" in unreadable.note
-    good = [c for c in cards.values() if c.path not in (scenario.missing, scenario.unreadable)
+    failure = cards[scenario.not_an_image]
+    assert failure.thumbnail == "placeholder.svg" and "cannot be decoded" in failure.note
+    good = [c for c in cards.values() if c.path not in (scenario.missing, scenario.unreadable, scenario.not_an_image)
             and c.path not in scenario.removed]
     assert good and all(c.thumbnail.startswith("thumbnails/") and c.note is None for c in good)
     for card in good:
@@ -244,6 +251,23 @@ def test_a_report_that_cannot_start_says_why_in_one_line(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1 and "image-quality run" in done.stderr
 
 
+@pytest.mark.slow
+def test_failures_are_a_gallery_with_their_reason(scenario, tmp_path):
+    from image_quality.report import write_report
+
+    data = write_report(str(scenario.db), tmp_path / "site").data
+    expected = {p for (p,) in query(scenario.db, "select path from marts.image_quality where score_status <> 'scored'")}
+    assert scenario.not_an_image in expected
+    assert data.failures.total == len(expected)
+    assert {c.path for c in data.failures.cards} == expected
+    card = next(c for c in data.failures.cards if c.path == scenario.not_an_image)
+    measures = dict(card.measures)
+    assert card.label == "not_measured"
+    assert measures["error_kind"] == "not_an_image" and measures["error_message"]
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert 'href="#failures">(not_measured)</a>' in html
+
+
 # --- in a real browser --------------------------------------------------------------------
 
 
@@ -319,6 +343,55 @@ def test_counts_on_the_page_match_the_marts(page_of, scenario):
     assert runs == [r for (r,) in query(scenario.db, "select run_id from marts.load_runs order by run_id desc")]
     assert page.inner_text("#model-version") == query(
         scenario.db, "select distinct model_version from model.gaussian_nb_params")[0][0]
+
+
+def _paged_galleries(db: Path) -> dict[str, tuple[str, str]]:
+    """gallery id -> (where, order) of the images it must show, worst first, from the marts."""
+    columns = {c for (c,) in query(db, """select column_name from information_schema.columns
+                                          where table_schema = 'marts' and table_name = 'image_quality'""")}
+    from image_quality.report.marts import CHECK_ORDER
+
+    galleries = {}
+    for (label,) in query(db, "select distinct class_label from model.gaussian_nb_params"):
+        galleries[f"label-{label}"] = (f"quality_label = '{label}'", f"p_{label} desc, path")
+    for column in (c for c in columns if c.startswith("is_")):
+        measure, direction = CHECK_ORDER[column[3:]]
+        galleries[f"check-{column[3:]}"] = (column, f"{measure} {direction} nulls last, failed_check_count desc, path")
+    galleries["failures"] = ("score_status <> 'scored'", "error_kind nulls last, score_status, path")
+    return galleries
+
+
+@pytest.mark.slow
+def test_every_flagged_image_is_on_some_page_worst_first(page_of, scenario):
+    """Following each gallery's "next" links in Chromium from index.html reaches every image it holds, in order."""
+    page, messages = page_of
+    index = page.url.split("#")[0]
+    reached_more_than_one_page = 0
+    for gallery, (where, order) in _paged_galleries(scenario.db).items():
+        expected = [p for (p,) in query(scenario.db, f"select path from marts.image_quality where {where} order by {order}")]
+        page.goto(f"{index}#{gallery}", wait_until="load")
+        shown, pages = [], 0
+        while True:
+            section = page.locator(f"section#{gallery}")
+            cards = section.locator(".card .path").all_inner_texts()
+            assert len(cards) <= BROWSER_LIMIT, (gallery, pages)
+            shown += cards
+            pages += 1
+            broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length")
+            assert broken == 0, (gallery, pages)
+            following = section.locator("nav.pager a[rel=next]")
+            if not following.count():
+                break
+            following.first.click()
+            page.wait_for_load_state("load")
+        assert shown == expected, gallery   # every image, once, worst first across the pages
+        assert pages == max(1, -(-len(expected) // BROWSER_LIMIT)), gallery
+        reached_more_than_one_page += pages > 1
+        if gallery == "label-blurry" and pages > 1:
+            page.screenshot(path=str(SCREENSHOTS / "report-gallery-last-page.png"), full_page=True)
+    assert reached_more_than_one_page >= 3   # the collection is larger than one page in several galleries
+    assert messages == []
+    page.goto(index, wait_until="load")
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ Filled by :mod:`.marts`, given thumbnails by :mod:`.thumbnails`, rendered by :mo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -64,6 +65,17 @@ class Gallery:
     total: int          # images in the marts that belong here
     order: str          # how the cards are ordered, in words
     cards: list[Card] = field(default_factory=list)
+    pages: int = 1      # pages of at most --limit cards; page 1 is on index.html
+    page: int = 1       # the page these cards are
+
+    def page_href(self, page: int) -> str:
+        """Where page ``page`` of this gallery is, relative to the report's folder."""
+        return f"index.html#{self.key}" if page == 1 else page_file(self.key, page)
+
+
+def page_file(key: str, page: int) -> str:
+    """The file of page ``page`` (2 and later) of gallery ``key``: a safe name beside index.html."""
+    return "page-" + re.sub(r"[^A-Za-z0-9_-]", "_", key) + f"-{page}.html"
 
 
 @dataclass
@@ -72,6 +84,7 @@ class Cluster:
     cards: list[Card]
     min_distance: int | None
     exact: bool
+    total: int = 0      # paths in the cluster; the cards shown are at most --limit of them
 
 
 @dataclass
@@ -86,6 +99,7 @@ class ReportData:
     runs: list[dict]
     label_galleries: list[Gallery]
     check_galleries: list[Gallery]
+    failures: Gallery | None
     cluster_count: int
     clusters: list[Cluster]
     feature_points: dict[str, dict[str, list[float]]]  # label -> feature -> raw values
@@ -94,6 +108,11 @@ class ReportData:
     changes: list[Gallery]
     notes: list[str]
 
+    def paged_galleries(self) -> list[Gallery]:
+        """The galleries that page through every image they hold: per label, per check, the failures."""
+        return self.label_galleries + self.check_galleries + ([self.failures] if self.failures else [])
+
     def all_cards(self) -> list[Card]:
-        cards = [c for g in self.label_galleries + self.check_galleries + self.changes for c in g.cards]
+        """The cards of index.html (each paged gallery's first page)."""
+        cards = [c for g in self.paged_galleries() + self.changes for c in g.cards]
         return cards + [c for cluster in self.clusters for c in cluster.cards]

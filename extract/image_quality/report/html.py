@@ -7,9 +7,21 @@ from datetime import datetime
 from pathlib import Path
 
 TEMPLATE = "index.html.j2"
+PAGE_TEMPLATE = "page.html.j2"
+PAGE_LINKS_AROUND = 3   # page links shown either side of the current page (plus the first and the last)
 
 
 def render(context: dict) -> str:
+    """index.html."""
+    return _environment().get_template(TEMPLATE).render(**context)
+
+
+def render_page(context: dict) -> str:
+    """One further page of a gallery (``gallery``, ``db_path``, ``generated_at``)."""
+    return _environment().get_template(PAGE_TEMPLATE).render(**context)
+
+
+def _environment():
     import jinja2
 
     env = jinja2.Environment(
@@ -20,7 +32,20 @@ def render(context: dict) -> str:
     env.filters["num"] = format_number
     env.filters["when"] = format_time
     env.filters["listing"] = format_listing
-    return env.get_template(TEMPLATE).render(**context)
+    env.filters["page_numbers"] = page_numbers
+    return env
+
+
+def page_numbers(gallery) -> list[int | None]:
+    """The page links of a gallery's pager: the first, the last and a few around the current; None for a gap."""
+    shown = {1, gallery.pages} | set(range(max(1, gallery.page - PAGE_LINKS_AROUND),
+                                           min(gallery.pages, gallery.page + PAGE_LINKS_AROUND) + 1))
+    numbers: list[int | None] = []
+    for page in sorted(shown):
+        if numbers and page - numbers[-1] > 1:
+            numbers.append(None)
+        numbers.append(page)
+    return numbers
 
 
 def format_number(value) -> str:

@@ -10,6 +10,7 @@ a renamed metric changes the report with no edit here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from .cards import Card, Cluster, Gallery, Model, ModelClass, ReportData
@@ -40,15 +41,30 @@ def quote(name: str) -> str:
 
 
 def read_report_data(con, db_path: str, limit: int) -> ReportData:
-    """Everything the report shows, from an open read-only connection."""
-    reader = _MartsReader(con, limit)
-    return reader.read(db_path)
+    """Everything the report's first page shows, from an open read-only connection."""
+    return MartsReader(con, limit).read(db_path)
 
 
-class _MartsReader:
+@dataclass(frozen=True)
+class _GallerySpec:
+    """Which images a gallery holds and in what order: enough to read any of its pages."""
+    where: str
+    params: tuple
+    order: str
+    measures: tuple[str, ...]
+
+
+class MartsReader:
+    """Reads the marts for one report: :meth:`read` for the first page, :meth:`page_cards` for the rest.
+
+    Galleries page through every image they hold, ``limit`` cards a page, so a
+    reviewer can reach each flagged image while no page (and no read) grows with the collection.
+    """
+
     def __init__(self, con, limit: int):
         self.con = con
         self.limit = limit
+        self.specs: dict[str, _GallerySpec] = {}
         self.notes: list[str] = []
         self.image_columns = self._columns("marts", "image_quality")
         if not self.image_columns:
@@ -166,6 +182,7 @@ class _MartsReader:
             model_versions_scored=versions, runs=runs,
             label_galleries=[self._label_gallery(label) for label in self.labels],
             check_galleries=[self._check_gallery(check) for check in self.checks],
+            failures=self._failures_gallery(),
             cluster_count=cluster_count, clusters=clusters,
             feature_points=self._feature_points(), latest_run=latest, previous_run=previous,
             changes=self._changes(runs), notes=self.notes)
@@ -177,30 +194,48 @@ class _MartsReader:
             return []
         return self._dicts(f"select * from marts.load_runs order by run_id desc limit {RECENT_RUNS}")
 
+    def _paged_gallery(self, key: str, title: str, order_said: str, spec: _GallerySpec) -> Gallery:
+        self.specs[key] = spec
+        total = self.con.execute(f"select count(*) from marts.image_quality as images where {spec.where}",
+                                 list(spec.params)).fetchone()[0]
+        gallery = Gallery(key, title, total, order_said, self.page_cards(key, 1))
+        gallery.pages = max(1, -(-total // self.limit))
+        return gallery
+
+    def page_cards(self, key: str, page: int) -> list[Card]:
+        """The cards of page ``page`` (from 1) of gallery ``key``, in the gallery's order."""
+        spec = self.specs[key]
+        rows = self._dicts(f"select * from {self.images_sql} where {spec.where} order by {spec.order} "
+                           f"limit {self.limit} offset {(page - 1) * self.limit}", list(spec.params))
+        return [self._card(r, spec.measures) for r in rows]
+
     def _label_gallery(self, label: str) -> Gallery:
         p = f"p_{label}"
-        order = f"{quote(p)} desc nulls last, path" if p in self.image_columns else "path"
-        total = self.con.execute("select count(*) from marts.image_quality where quality_label = ?",
-                                 [label]).fetchone()[0]
-        rows = self._dicts(f"select * from {self.images_sql} where quality_label = ? order by {order} "
-                           f"limit {self.limit}", [label])
-        return Gallery(f"label-{label}", f"Labelled {label}", total,
-                       f"most probable first (p_{label})", [self._card(r) for r in rows])
+        order = f"images.{quote(p)} desc nulls last, images.path" if p in self.image_columns else "images.path"
+        return self._paged_gallery(f"label-{label}", f"Labelled {label}", f"most probable first (p_{label})",
+                                   _GallerySpec("images.quality_label = ?", (label,), order, ()))
 
     def _check_gallery(self, check: str) -> Gallery:
-        column = quote("is_" + check)
+        column = "images." + quote("is_" + check)
         measure, direction = CHECK_ORDER.get(check, (None, None))
-        most_failed = "failed_check_count desc, " if "failed_check_count" in self.image_columns else ""
+        most_failed = "images.failed_check_count desc, " if "failed_check_count" in self.image_columns else ""
         if measure in self.image_columns:
-            order = f"{quote(measure)} {direction} nulls last, {most_failed}path"
+            order = f"images.{quote(measure)} {direction} nulls last, {most_failed}images.path"
             said = f"{measure} {'lowest' if direction == 'asc' else 'highest'} first"
-            measures = [measure]
+            measures = (measure,)
         else:
-            order, said, measures = f"{most_failed}path", "most failed checks first" if most_failed else "by path", []
-        total = self.con.execute(f"select count(*) from marts.image_quality where {column}").fetchone()[0]
-        rows = self._dicts(f"select * from {self.images_sql} where {column} order by {order} limit {self.limit}")
-        return Gallery(f"check-{check}", f"Fails {check.replace('_', ' ')}", total, said,
-                       [self._card(r, measures) for r in rows])
+            order, said, measures = f"{most_failed}images.path", "most failed checks first" if most_failed else "by path", ()
+        return self._paged_gallery(f"check-{check}", f"Fails {check.replace('_', ' ')}", said,
+                                   _GallerySpec(column, (), order, measures))
+
+    def _failures_gallery(self) -> Gallery | None:
+        """Present paths that have no label: not measured, or a feature missing, each with its reason."""
+        if "score_status" not in self.image_columns:
+            return None
+        reasons = tuple(c for c in ("error_kind", "error_message") if c in self.image_columns)
+        order = ("images.error_kind nulls last, " if reasons else "") + "images.score_status, images.path"
+        return self._paged_gallery("failures", "Not scored: failures and why", "by error kind, then path",
+                                   _GallerySpec("images.score_status <> 'scored'", (), order, ("score_status",) + reasons))
 
     def _feature_points(self) -> dict[str, dict[str, list[float]]]:
         if not self.feature_columns:
@@ -219,57 +254,75 @@ class _MartsReader:
         return points
 
     def _clusters(self) -> tuple[int, list[Cluster]]:
-        """Present images that look alike, joined through near_duplicate_pairs and shared content.
+        """Present images that look alike or hold the same bytes, joined through near_duplicate_pairs.
 
+        The pairs grow linearly with the images (the model keeps a few per image),
+        so the clusters are found from (hash, hash) tuples alone; full rows are read
+        only for the cards shown: at most ``limit`` clusters of at most ``limit`` cards.
         The suggested keeper follows analyses/near_duplicate_clusters.sql: the most
         pixels, then the most bytes, then the first path.
         """
-        if not self._columns("marts", "near_duplicate_pairs"):
+        pair_columns = self._columns("marts", "near_duplicate_pairs")
+        if not pair_columns:
             return 0, []
-        pairs = self.con.execute(
-            "select content_hash_a, content_hash_b, hamming_distance from marts.near_duplicate_pairs").fetchall()
-        rows = self._dicts(
-            f"""select * from {self.images_sql}
-                 where content_hash in (select content_hash_a from marts.near_duplicate_pairs
-                                        union select content_hash_b from marts.near_duplicate_pairs)
-                    or content_hash in (select content_hash from marts.image_quality
-                                        group by content_hash having count(*) > 1)""")
-        parent: dict[str, str] = {r["content_hash"]: r["content_hash"] for r in rows}
+        exact = "is_exact_duplicate" if "is_exact_duplicate" in pair_columns else "false"
+        parent: dict[str, str] = {}
 
         def root(h: str) -> str:
+            parent.setdefault(h, h)
             while parent[h] != h:
                 parent[h] = parent[parent[h]]
                 h = parent[h]
             return h
 
+        pairs = self.con.execute(
+            f"select content_hash_a, content_hash_b, hamming_distance, {exact} from marts.near_duplicate_pairs").fetchall()
+        for a, b, _, _ in pairs:
+            ra, rb = root(a), root(b)
+            parent[max(ra, rb)] = min(ra, rb)
         distance: dict[str, int] = {}
-        for a, b, d in pairs:
-            if a in parent and b in parent:
-                ra, rb = root(a), root(b)
-                parent[max(ra, rb)] = min(ra, rb)
-        for a, b, d in pairs:
-            if a in parent:
-                r = root(a)
-                distance[r] = min(distance.get(r, d), d)
-        members: dict[str, list[dict]] = {}
-        for row in rows:
-            members.setdefault(root(row["content_hash"]), []).append(row)
-
-        def size(row: dict) -> tuple:
-            pixels = row.get("pixel_count") or (row.get("width") or 0) * (row.get("height") or 0)
-            return (-(pixels or 0), -(row.get("size_bytes") or 0), row["path"])
-
+        all_exact: dict[str, bool] = {}
+        for a, _, d, is_exact in pairs:
+            r = root(a)
+            distance[r] = min(distance.get(r, d), d)
+            all_exact[r] = all_exact.get(r, True) and bool(is_exact)
+        del pairs
+        if not parent:
+            return 0, []
+        pixels = "pixel_count" if "pixel_count" in self.image_columns else "width * height"
+        self.con.register("_paired_content", _one_column_table("content_hash", list(parent)))
+        try:
+            contents = self.con.execute(
+                f"""select content_hash, count(*), max(coalesce({pixels}, 0)), max(coalesce(size_bytes, 0)), min(path)
+                      from marts.image_quality
+                     where content_hash in (select content_hash from _paired_content)
+                     group by content_hash""").fetchall()
+        finally:
+            self.con.unregister("_paired_content")
+        members: dict[str, list[tuple]] = {}
+        for content_hash, paths, pixel_count, size, first_path in contents:
+            members.setdefault(root(content_hash), []).append((-pixel_count, -size, first_path, content_hash, paths))
+        sized = [(sum(m[4] for m in group), key, group) for key, group in members.items()]
+        sized = [c for c in sized if c[0] >= 2]
+        sized.sort(key=lambda c: (-c[0], min(c[2])[2]))
         clusters = []
-        for key, group in members.items():
-            if len(group) < 2:
-                continue
-            group.sort(key=size)
-            cards = [self._card(r, ["width", "height", "size_bytes"]) for r in group]
+        for total, key, group in sized[: self.limit]:
+            group.sort()
+            hashes = [m[3] for m in group[: self.limit]]   # the first `limit` contents hold the first `limit` paths
+            self.con.register("_cluster_content", _one_column_table("content_hash", hashes))
+            try:
+                rows = self._dicts(
+                    f"""select * from {self.images_sql}
+                         where images.content_hash in (select content_hash from _cluster_content)
+                         order by coalesce(images.{pixels}, 0) desc, coalesce(images.size_bytes, 0) desc, images.path
+                         limit {self.limit}""")
+            finally:
+                self.con.unregister("_cluster_content")
+            cards = [self._card(r, ["width", "height", "size_bytes"]) for r in rows]
             cards[0].badge = "suggested keeper"
-            exact = len({r["content_hash"] for r in group}) == 1 or all(r.get("is_exact_duplicate") for r in group)
-            clusters.append(Cluster(f"cluster-{key[:12]}", cards, distance.get(key), bool(exact)))
-        clusters.sort(key=lambda c: (-len(c.cards), c.cards[0].path))
-        return len(clusters), clusters[: self.limit]
+            exact_cluster = len(group) == 1 or all_exact.get(key, False)
+            clusters.append(Cluster(f"cluster-{key[:12]}", cards, distance.get(key), exact_cluster, total))
+        return len(sized), clusters
 
     def _changes(self, runs: list[dict]) -> list[Gallery]:
         """New, changed, removed and relabelled paths in the latest load run."""
@@ -333,3 +386,9 @@ class _MartsReader:
             card.badge = f"was {row['label_before']}"
             gallery.cards.append(card)
         return gallery
+
+
+def _one_column_table(name: str, values: list[str]):
+    import pyarrow as pa
+
+    return pa.table({name: pa.array(values, pa.string())})
