@@ -101,6 +101,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project-dir", metavar="DIR", help="the dbt project (default as for run)")
     p.set_defaults(handler=_cmd_watch)
 
+    p = sub.add_parser("demo", help="the first run: a labelled demo set, extract, dbt build, the result, the report",
+                       description="Writes a labelled demo set into OUT, extracts and scores it into the warehouse "
+                                   "(the default one, as for every command), prints counts, accuracy against the "
+                                   "demo's own labels and the next commands to try, and writes the report.")
+    p.add_argument("out", nargs="?", default="demo_images", metavar="OUT",
+                   help="folder for the demo images (default demo_images)")
+    add_db(p)
+    p.add_argument("--n", type=_positive_int, default=30, metavar="N", help="images to write (default 30)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--workers", type=_positive_int, metavar="N", help="worker processes (default: CPU count)")
+    p.add_argument("--report-out", default="report", metavar="DIR", help="the report's folder (default report)")
+    p.add_argument("--project-dir", metavar="DIR", help="the dbt project (default as for run)")
+    p.set_defaults(handler=_cmd_demo)
+
     p = sub.add_parser("demo-data", help="write a labelled demo set (sharp / blurry / moire) from shipped photographs")
     p.add_argument("out", metavar="OUT", help="folder to write images and labels.csv into")
     p.add_argument("--n", type=_positive_int, default=24, metavar="N", help="images to write (default 24)")
@@ -319,6 +333,44 @@ def _dbt_project_dir(explicit: str | None) -> Path:
         + "); pass --project-dir")
 
 
+def _cmd_demo(args) -> int:
+    """make demo: a short result on the terminal; dbt's own log goes to the project's logs/dbt.log."""
+    import time
+
+    from . import warehouse
+    from .decoding import quiet_native_warnings
+    from .lab.demo_data import write_demo_set
+    from .lab.demo_run import dbt_build_counts, next_command_lines, result_lines
+    from .report import ReportError, write_report
+
+    db_path = warehouse.resolve_db_path(args.db)
+    project_dir = _dbt_project_dir(args.project_dir)
+    labels = write_demo_set(args.out, n=args.n, seed=args.seed)
+    print(f"demo: {args.n} labelled images in {args.out}/ (their labels: {labels}) -> {db_path}")
+    args.sources, args.verify, args.quiet = [args.out], False, True
+    args.lock_timeout, args.batch_files = warehouse.DEFAULT_LOCK_TIMEOUT_S, 500
+    summary = _extract(args)
+    c = summary.counts
+    print(f"extract: run {summary.run_id} in {summary.seconds:.1f} s: {c.files_scanned} files scanned, "
+          f"{c.files_read} read, {c.images_decoded} decoded, {c.files_failed} failed")
+    started = time.monotonic()
+    _dbt_build(summary.db_path, project_dir, quiet=True)
+    counts = dbt_build_counts(project_dir)
+    print(f"dbt build: passed in {time.monotonic() - started:.1f} s ({counts + '; ' if counts else ''}"
+          f"its log: {os.path.relpath(project_dir / 'logs' / 'dbt.log')})")
+    print()
+    print("\n".join(result_lines(summary.db_path, labels)))
+    quiet_native_warnings()  # thumbnails decode here: no libpng or libjpeg lines on the terminal
+    try:
+        report = write_report(summary.db_path, args.report_out)
+    except ReportError as exc:
+        raise _ExpectedFailure(str(exc)) from None
+    print()
+    print(f"report: {os.path.relpath(report.index)}  (open it in a browser)")
+    print("\n".join(next_command_lines()))
+    return 0
+
+
 def _cmd_demo_data(args) -> int:
     from .lab.demo_data import write_demo_set
 
@@ -364,8 +416,8 @@ def _cmd_report(args) -> int:
     except ReportError as exc:
         raise _ExpectedFailure(str(exc)) from None
     t = result.thumbnails
-    print(f"{result.data.image_count} images; thumbnails: {t.made} made, {t.from_cache} from cache, "
-          f"{t.placeholders} placeholders; {result.plots} plots")
+    print(f"{result.data.image_count} images on {result.pages} page{'s' if result.pages != 1 else ''}; "
+          f"thumbnails: {t.made} made, {t.from_cache} from cache, {t.placeholders} placeholders; {result.plots} plots")
     print(f"report: {result.index}")
     return 0
 
