@@ -31,6 +31,13 @@ seed's scripts compute it. EXIF orientation is applied in both cases. No
 family measures colour: decoding chroma cost a third of a grey decode and no
 model feature used it (docs/METRICS.md, "Why grey only").
 
+The decoded plane: the grey plane as decoded, before area averaging, is kept
+beside the analysis image (``AnalysisImage.detail``). For a JPEG its long side
+is the decode's (512 to 1023 px when the file is larger: libjpeg's reduction
+above), for other formats the stored size. Only the ``screen_texture`` family
+reads it, in a few fixed crops: a screen's pixel grid and its aliasing live at
+that scale, and area averaging to 512 px removes them (docs/METRICS.md).
+
 Decompression bombs: the header is read first (Pillow reads headers without
 decoding pixels) and an image above ``MAX_PIXELS`` is refused before any pixel
 buffer is allocated. Truncation is refused before decoding too: a JPEG whose
@@ -80,10 +87,28 @@ class ImageHeader:
 
 @dataclass(frozen=True)
 class AnalysisImage:
-    """One image at the analysis resolution: what every metric family measures."""
+    """One image at the analysis resolution: what every metric family measures.
+
+    ``decoded_grey`` is the grey plane as the decoder gave it, before area
+    averaging (None when it is ``grey`` itself): the pixel-scale detail that a
+    screen's grid leaves, which averaging to 512 px removes. ``jpeg_reduction``
+    is libjpeg's scale denominator for it (1, 2, 4 or 8), 0 for other formats.
+    """
 
     header: ImageHeader
     grey: np.ndarray   # uint8, H x W, C-contiguous
+    decoded_grey: np.ndarray | None = None
+    jpeg_reduction: int = 0
+
+    @property
+    def detail(self) -> np.ndarray:
+        """The grey plane at the decoder's scale (see the module's policy): uint8, H x W."""
+        return self.grey if self.decoded_grey is None else self.decoded_grey
+
+    @property
+    def jpeg_block_period(self) -> float:
+        """The period, in ``detail`` pixels, of a JPEG's 8x8 block grid; 0 when there is none."""
+        return 8.0 / self.jpeg_reduction if self.jpeg_reduction else 0.0
 
     @cached_property
     def grey_histogram(self) -> np.ndarray:
@@ -279,6 +304,7 @@ def decode(data: bytes) -> AnalysisImage:
 
     header = _guarded(data)
     buffer = np.frombuffer(data, dtype=np.uint8)
+    reduction = 0
     if header.format in JPEG_FORMATS:
         reduction = jpeg_reduction(max(header.width, header.height))
         flags = getattr(cv2, _REDUCED_GREY_FLAGS[reduction]) if reduction > 1 else cv2.IMREAD_GRAYSCALE
@@ -286,12 +312,14 @@ def decode(data: bytes) -> AnalysisImage:
         flags = cv2.IMREAD_COLOR
     try:
         pixels = _decoded(buffer, flags, header)
-        grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+        decoded = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
         del pixels
-        grey = _resized(grey, header, ANALYSIS_LONG_SIDE)
+        grey = np.ascontiguousarray(_resized(decoded, header, ANALYSIS_LONG_SIDE))
     except cv2.error as exc:
         raise ImageError("decode_failed", f"the decoder failed: {str(exc).strip().splitlines()[-1]}") from None
-    return AnalysisImage(header=header, grey=np.ascontiguousarray(grey))
+    return AnalysisImage(header=header, grey=grey,
+                         decoded_grey=None if decoded.shape == grey.shape else np.ascontiguousarray(decoded),
+                         jpeg_reduction=reduction)
 
 
 def decode_preview(data: bytes, long_side: int) -> np.ndarray:

@@ -53,7 +53,7 @@ def log_spectrum(grey: np.ndarray) -> np.ndarray:
     h, w = grey.shape
     plane = grey.astype(np.float32)
     plane -= plane.mean()
-    plane *= _hann_window(h, w)
+    plane *= hann_window(h, w)
     power = np.abs(scipy.fft.rfft2(plane)) ** 2
     return np.ascontiguousarray(np.fft.fftshift(np.log(power + POWER_FLOOR).astype(np.float32), axes=0))
 
@@ -63,7 +63,7 @@ def peak_prominences(log_power: np.ndarray, h: int, w: int) -> np.ndarray:
     import cv2
 
     prominence = log_power - cv2.medianBlur(log_power, 5)
-    return _largest(prominence[_counted(h, w)], TOP_PEAKS)
+    return largest(prominence[_counted(h, w)], TOP_PEAKS)
 
 
 def peak_excesses(log_power: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -75,6 +75,11 @@ def peak_excesses(log_power: np.ndarray, h: int, w: int) -> np.ndarray:
     background, the median of L over about 40 x 40 frequencies (L area-averaged
     by ``BACKGROUND_BLOCK`` = 8, a 5x5 median, bilinear back to full size).
     """
+    return largest(excess_map(log_power)[_counted(h, w)], TOP_EXCESSES)
+
+
+def excess_map(log_power: np.ndarray) -> np.ndarray:
+    """Each frequency's excess ``box3(L) - background`` (see ``peak_excesses``), float32."""
     import cv2
 
     rows, cols = log_power.shape
@@ -85,10 +90,11 @@ def peak_excesses(log_power: np.ndarray, h: int, w: int) -> np.ndarray:
     background = cv2.resize(small, (cols, rows), interpolation=cv2.INTER_LINEAR)
     excess = cv2.blur(log_power, (3, 3), borderType=cv2.BORDER_REFLECT_101)
     excess -= background
-    return _largest(excess[_counted(h, w)], TOP_EXCESSES)
+    return excess
 
 
-def _largest(values: np.ndarray, k: int) -> np.ndarray:
+def largest(values: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` largest values, sorted ascending (a single 0 for none)."""
     if not values.size:
         return np.zeros(1, np.float32)
     if values.size > k:  # only the largest few are used: no need to sort them all
@@ -99,7 +105,7 @@ def _largest(values: np.ndarray, k: int) -> np.ndarray:
 # Most images share a handful of analysis sizes (1024 x 768, 768 x 1024, ...):
 # their window and frequency mask are built once per worker.
 @lru_cache(maxsize=16)
-def _hann_window(h: int, w: int) -> np.ndarray:
+def hann_window(h: int, w: int) -> np.ndarray:
     return _read_only(np.outer(np.hanning(h), np.hanning(w)).astype(np.float32))
 
 
