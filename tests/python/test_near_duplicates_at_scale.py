@@ -82,3 +82,32 @@ def test_pairs_stay_linear_and_every_near_blank_image_is_flagged(near_blank):
                          where ends_with(path_a, '/china.jpg') and ends_with(path_b, '/china_q70.jpg')
                             or ends_with(path_b, '/china.jpg') and ends_with(path_a, '/china_q70.jpg')""")
     assert len(pair) == 1 and pair[0][0] <= 2
+
+
+def _cards_per_section(html: str) -> dict[str, int]:
+    """section id -> cards in it, for every gallery and cluster section of a page."""
+    sections = re.split(r'(?=<section class="(?:gallery|duplicates)" id=")', html)
+    counts = {}
+    for section in sections[1:]:
+        key = re.match(r'<section class="\w+" id="([^"]+)"', section).group(1)
+        counts[key] = section.count('<figure class="card')
+    return counts
+
+
+def test_the_report_keeps_to_its_limit_on_every_page(near_blank):
+    root, _, db, _, _ = near_blank
+    out = root / "site"
+    done = run_cli("report", "--db", str(db), "--out", str(out), "--limit", str(REPORT_LIMIT), timeout=1200)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pages = sorted(out.glob("*.html"))
+    per_page = {p.name: _cards_per_section(p.read_text()) for p in pages}
+    assert all(n <= REPORT_LIMIT for sections in per_page.values() for n in sections.values()), per_page
+    index = (out / "index.html").read_text()
+    # one cluster holds the 1,500 near-blank images: it says so and shows REPORT_LIMIT of them
+    assert f"{NEAR_BLANK} images (showing {REPORT_LIMIT})" in index
+    clusters = [k for k in per_page["index.html"] if k.startswith("cluster-")]
+    assert len(clusters) == 2   # the near-blank pages, and the photograph with its re-encode
+    # every near-blank image is reachable: the near-duplicate gallery pages through all of them
+    near = query(db, "select count(*) from marts.image_quality where is_near_duplicate")[0][0]
+    gallery_pages = [p for p in per_page if p == "index.html" or p.startswith("page-check-near_duplicate-")]
+    assert sum(per_page[p]["check-near_duplicate"] for p in gallery_pages) == near
