@@ -55,13 +55,15 @@ def test_the_demo_ends_with_a_short_readable_result(clone):
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert demo.stderr == ""   # no dbt log, no libpng warning, nothing stray
     lines = demo.stdout.splitlines()
-    assert len(lines) <= 25, demo.stdout
+    assert len(lines) <= 30, demo.stdout
     assert not [line for line in lines if re.search(r"\b(START|PASS|OK created)\b", line)], demo.stdout
     text = demo.stdout
     assert "-> warehouse.duckdb" in text   # the default database, which every command and dbt read
     assert re.search(r"marts\.image_quality: 30 images, ", text)
     right = re.search(r"against its own labels \(demo_images/labels\.csv\): (\d+) of 30 right \((\d+)%\)", text)
     assert right, text
+    if int(right.group(1)) < 30:   # the images it got wrong are named, so a first look can check them
+        assert "where the model and the labels disagree" in text
     assert "report: report/index.html" in text and (root / "report" / "index.html").is_file()
     assert "source .venv/bin/activate" in text and "image-quality runs" in text
     assert (root / "warehouse.duckdb").is_file() and not (root / "demo.duckdb").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+MAX_DISAGREEMENTS_SHOWN = 5
 NEXT_COMMANDS = (
     ("source .venv/bin/activate", "put image-quality and dbt on PATH (or type .venv/bin/image-quality)"),
     ("image-quality runs", "the load runs, newest first"),
@@ -58,6 +59,15 @@ def result_lines(db_path: str, labels_csv: str | Path) -> list[str]:
     lines.append("  " + "labelled \\ scored".ljust(width + 8) + "".join(c.rjust(width) for c in classes))
     lines += ["  " + c.ljust(width + 8) + "".join(str(v).rjust(width) for v in row)
               for c, row in zip(classes, result.confusion)]
+    wrong = sorted(((row[0], row[names.index("quality_label")], row[names.index("path")], p.max())
+                    for row, p in zip(rows, proba) if row[0] != row[names.index("quality_label")]),
+                   key=lambda w: -w[3])
+    if wrong:
+        lines.append("where the model and the labels disagree, most confident first:")
+        lines += [f"  {Path(path).name}: labelled {label}, scored {scored} (p {p:.2f})"
+                  for label, scored, path, p in wrong[:MAX_DISAGREEMENTS_SHOWN]]
+        if len(wrong) > MAX_DISAGREEMENTS_SHOWN:
+            lines.append(f"  ... and {len(wrong) - MAX_DISAGREEMENTS_SHOWN} more")
     return lines
 
 
