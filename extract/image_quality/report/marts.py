@@ -319,6 +319,8 @@ class MartsReader:
             finally:
                 self.con.unregister("_cluster_content")
             cards = [self._card(r, ["width", "height", "size_bytes"]) for r in rows]
+            if not cards:   # the marts changed under the report: nothing to show
+                continue
             cards[0].badge = "suggested keeper"
             exact_cluster = len(group) == 1 or all_exact.get(key, False)
             clusters.append(Cluster(f"cluster-{key[:12]}", cards, distance.get(key), exact_cluster, total))
@@ -343,11 +345,13 @@ class MartsReader:
                      where {where} order by history.path limit {self.limit}""", [latest])
             galleries.append(Gallery(f"change-{key}", f"{title} in run {latest}", total, "by path",
                                      [self._card(r) for r in rows]))
-        removed = self._dicts(
-            f"""select path, content_hash from marts.file_history
-                 where valid_to_run = ? and ended_by = 'removed' order by path""", [latest])
-        galleries.append(Gallery("change-removed", f"Removed in run {latest}", len(removed), "by path", [
-            Card(r["path"], r["content_hash"], None, [], [], note=None) for r in removed[: self.limit]]))
+        where = "valid_to_run = ? and ended_by = 'removed'"
+        removed_total = self.con.execute(f"select count(*) from marts.file_history where {where}",
+                                         [latest]).fetchone()[0]
+        removed = self._dicts(f"select path, content_hash from marts.file_history where {where} "
+                              f"order by path limit {self.limit}", [latest])
+        galleries.append(Gallery("change-removed", f"Removed in run {latest}", removed_total, "by path", [
+            Card(r["path"], r["content_hash"], None, [], [], note=None) for r in removed]))
         galleries.append(self._relabelled(latest, previous))
         return galleries
 
@@ -379,9 +383,9 @@ class MartsReader:
              inner join scored_before on scored_before.path = images.path and scored_before.newest = 1
              where images.quality_label is distinct from scored_before.quality_label
              order by images.path"""
-        rows = self._dicts(sql, {"previous": previous, "latest": latest})
-        gallery.total = len(rows)
-        for row in rows[: self.limit]:
+        params = {"previous": previous, "latest": latest}
+        gallery.total = self.con.execute(f"select count(*) from ({sql})", params).fetchone()[0]
+        for row in self._dicts(f"{sql} limit {self.limit}", params):
             card = self._card(row)
             card.badge = f"was {row['label_before']}"
             gallery.cards.append(card)
