@@ -54,7 +54,7 @@ _LAPLACE_PLUS = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 class EdgeSharpness(MetricFamily):
     name = "edge_sharpness"
     table = "metric_edge_sharpness"
-    version = 1
+    version = 2
     columns = {
         "edge_sharpness": "double",
         "edge_sharpness_min_direction": "double",

@@ -126,7 +126,7 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 class SpectralPeaks(MetricFamily):
     name = "spectral_peaks"
     table = "metric_spectral_peaks"
-    version = 2
+    version = 3
     columns = {"peak_prominence": "double", "peak_prominence_max": "double",
                "peak_excess": "double", "peak_excess_max": "double"}
 
