@@ -59,17 +59,18 @@ photographs:
 	  || { echo "photographs: could not install $$missing (needs root or sudo and Debian's apt; PHOTOGRAPHS=skip uses only the shipped ones)"; exit 1; }; \
 	fi
 
-## train: rebuild the shipped model (seed, golden set, model card) bit for bit: the training generator's
-## images (fixed seed) and, where this machine has it, the real development set (REALDEV, outside the
-## repository: $$IMAGE_QUALITY_REALDEV or ../shared/realdev). Without it the model is fitted on the
-## generator alone and gets another model_version: the shipped one was fitted on both (docs/quality_model.md).
+## train: rebuild the shipped model (seed, golden set, model card) bit for bit. It is fitted on the real
+## development set (REALDEV: $$IMAGE_QUALITY_REALDEV, else ../shared/realdev; kept outside the repository),
+## which scores real photographs best (lab/training.py, FIT_ON_GENERATED_IMAGES). A machine without it fits
+## on the training generator's images instead, and says so: another model, another model_version.
 REALDEV ?= $(or $(IMAGE_QUALITY_REALDEV),$(wildcard ../shared/realdev))
+TRAIN_SET = $(if $(REALDEV),$(REALDEV),$(TRAIN_DIR)/images)
 train: $(STAMP) photographs
-	rm -rf $(TRAIN_DIR)
-	$(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 600 --seed 0 --photographs installed
-	@[ -n "$(REALDEV)" ] || echo "train: no real set on this machine: fitting on the generator's images alone"
-	$(BIN)/image-quality extract $(TRAIN_DIR)/images $(if $(REALDEV),$(REALDEV)/images) --db $(TRAIN_DIR)/train.duckdb --quiet
-	$(BIN)/image-quality train --labels $(TRAIN_DIR)/images/labels.csv $(if $(REALDEV),--labels $(REALDEV)/labels.csv) --db $(TRAIN_DIR)/train.duckdb
+	rm -rf $(TRAIN_DIR) && mkdir -p $(TRAIN_DIR)
+	@[ -n "$(REALDEV)" ] || echo "train: no real set on this machine: fitting on the training generator's images"
+	[ -n "$(REALDEV)" ] || $(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 600 --seed 0 --photographs installed
+	$(BIN)/image-quality extract $(TRAIN_SET) --db $(TRAIN_DIR)/train.duckdb --quiet
+	$(BIN)/image-quality train --labels $(TRAIN_SET)/labels.csv --db $(TRAIN_DIR)/train.duckdb
 	$(BIN)/python bench/quality_eval.py --skip-generated --work $(TRAIN_DIR)/quality --model-card docs/quality_model.md
 
 ## quality: the quality model's figures: on the real development set leave-one-source-out (when this machine

@@ -3,12 +3,13 @@
 0. The real set (image_quality.lab.real_photographs: camera photographs no one
    here made, kept outside the repository), leave-one-source-out: each source
    repository's photographs scored by a model of the shipped recipe (its
-   features and transforms, fitted on the training generator's images and the
-   other sources' photographs) that saw none of them; beside it the same
-   features fitted on the generator alone. Accuracy, recall per class and size
+   features and transforms, fitted on the other sources' photographs, and on
+   the training generator's images when training.FIT_ON_GENERATED_IMAGES) that
+   saw none of them; beside it the other recipes' accuracy. Accuracy, recall per class and size
    band, confusion. When the set is absent this says so and goes on.
-1. Leave-one-photo-out on the training set that `make train` generates (600
-   images, seed 0, every installed training photograph): each source photograph's images scored by a model fitted on
+1. Leave-one-photo-out on the training generator's set (600 images, seed 0,
+   every installed training photograph; what `make train` fits on when the
+   real set is absent): each source photograph's images scored by a model fitted on
    all the others; three-class accuracy, per-class AUC, confusion matrix.
 2. The shipped model (seeds/gaussian_nb_params.csv) applied by dbt to a
    separately generated set (another seed: other crops, sizes, strengths,
@@ -77,7 +78,8 @@ def main() -> None:
 def real_set_figures(args):
     """Part 0; returns the shipped recipe's figures, or None when the set is absent."""
     from image_quality.lab import real_photographs
-    from image_quality.lab.training import DEFAULT_FEATURES, read_features, read_labelled_groups, transform_features
+    from image_quality.lab.training import (DEFAULT_FEATURES, FIT_ON_GENERATED_IMAGES, read_features,
+                                            read_labelled_groups, transform_features)
 
     root = real_photographs.locate(REPO)
     if root is None:
@@ -96,13 +98,20 @@ def real_set_figures(args):
     found = read_features(str(train_db), [p for p, _, _ in labelled], names)
     Xg = transform_features(np.array([found[p] for p, _, _ in labelled if p in found]), transforms)
     yg = np.array([label for p, label, _ in labelled if p in found], dtype=object)
-    shipped = real_photographs.real_set_figures(str(real_db), photos, dict(DEFAULT_FEATURES), generated=(Xg, yg))
-    generator_only = real_photographs.real_set_figures(str(real_db), photos, dict(DEFAULT_FEATURES),
-                                                       generated=(Xg, yg), use_real=False)
-    print(f"0. the real set ({root}), leave-one-source-out, features {', '.join(names)}:")
+    recipes = {"real": dict(generated=None), "real+generated": dict(generated=(Xg, yg)),
+               "generated": dict(generated=(Xg, yg), use_real=False)}
+    shipped_recipe = "real+generated" if FIT_ON_GENERATED_IMAGES else "real"
+    figures = {name: real_photographs.real_set_figures(str(real_db), photos, dict(DEFAULT_FEATURES), **kwargs)
+               for name, kwargs in recipes.items()}
+    shipped = figures[shipped_recipe]
+    print(f"0. the real set ({root}), leave-one-source-out, features {', '.join(names)}; "
+          f"the shipped model's recipe:")
     print("\n".join("   " + line for line in shipped.text_lines()))
-    print("   the same features fitted on the training generator alone:")
-    print("\n".join("   " + line for line in generator_only.text_lines()))
+    for name, other in figures.items():
+        if name != shipped_recipe:
+            ev = other.evaluation
+            print(f"   beside it, fitted on {other.fitted_on}: accuracy {ev.accuracy:.3f} ("
+                  + ", ".join(f"{c} {ev.accuracy_by_class[c]:.2f}" for c in ev.classes) + ")")
     return shipped
 
 

@@ -67,6 +67,10 @@ final as (
         to_score.edge_sharpness_min_direction,
         to_score.edge_density,
         to_score.noise_sigma,
+        to_score.texture_excess_max,
+        to_score.texture_excess_mean,
+        to_score.blur_effect,
+        to_score.blur_effect_min,
         -- information
         to_score.grey_entropy,
         -- image properties
