@@ -17,8 +17,8 @@ crops' noise residual, where the scene's own content is mostly gone:
    the plane where they would cross its edge;
 2. residual: ``r = crop - median3(crop)`` (OpenCV's 3x3 median, float32);
 3. spectrum: ``L = ln(|rfft2(hann * (r - mean r))|^2 + 1e-3)`` as in
-   ``spectral_peaks``;
-4. excess: each frequency's ``box3(L)`` over its background (``spectral_peaks``'
+   ``spectrum``;
+4. excess: each frequency's ``box3(L)`` over its background (``spectrum``'s
    ``excess_map``: the median over about 40 x 40 frequencies), counted above
    ``MIN_RADIUS = 0.04`` cycles/px, more than 2 bins off both axes and, for a
    JPEG, more than ``BLOCK_GRID_GAP = 1`` bin from every harmonic of its 8x8
@@ -42,7 +42,7 @@ from functools import lru_cache
 import numpy as np
 
 from .base import MetricFamily
-from .spectral_peaks import AXIS_GAP, MIN_RADIUS, TOP_EXCESSES, excess_map, largest, log_spectrum
+from .spectrum import AXIS_GAP, MIN_RADIUS, TOP_EXCESSES, excess_map, largest, log_spectrum
 
 CROP_SIZE = 256
 MIN_CROP = 32
