@@ -68,11 +68,17 @@ def main() -> None:
         training_generator_figures(args)
     validation_generator_figures(args)
     if args.model_card and real is not None:
+        shipped_real, on_training_generator = real
         card = args.model_card.read_text().rstrip("\n")
         args.model_card.write_text(card + "\n\n## On real photographs (leave-one-source-out)\n\n"
                                    "Camera photographs no one here made (`image_quality.lab.real_photographs`; "
                                    "kept outside the repository, most carry no licence).\n\n"
-                                   + "\n".join(real.markdown_lines()) + "\n")
+                                   + "\n".join(shipped_real.markdown_lines()) + "\n\n"
+                                   "## On the training generator\n\n"
+                                   f"The shipped model on the training generator's images (`image-quality demo-data "
+                                   f"--n {args.n} --seed {args.seed} --photographs installed`), scikit-learn's "
+                                   "predictions on the extracted features.\n\n"
+                                   + "\n".join(on_training_generator.markdown_lines()) + "\n")
 
 
 def real_set_figures(args):
@@ -112,7 +118,15 @@ def real_set_figures(args):
             ev = other.evaluation
             print(f"   beside it, fitted on {other.fitted_on}: accuracy {ev.accuracy:.3f} ("
                   + ", ".join(f"{c} {ev.accuracy_by_class[c]:.2f}" for c in ev.classes) + ")")
-    return shipped
+    from image_quality.lab.evaluation import Evaluation
+    from image_quality.lab.training import load_gaussian_nb
+
+    model, _, _, _ = load_gaussian_nb(str(REPO / "seeds" / "gaussian_nb_params.csv"))
+    classes = [str(c) for c in model.classes_]
+    on_generator = Evaluation.from_probabilities(list(yg), model.predict_proba(Xg), classes)
+    print(f"   the shipped model on the training generator's {len(yg)} images: accuracy {on_generator.accuracy:.3f} ("
+          + ", ".join(f"{c} {on_generator.accuracy_by_class[c]:.2f}" for c in classes) + ")")
+    return shipped, on_generator
 
 
 def validation_generator_figures(args) -> None:

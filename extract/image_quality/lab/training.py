@@ -416,6 +416,16 @@ def held_out_probabilities(X: np.ndarray, y: np.ndarray, groups: np.ndarray, cla
     return proba
 
 
+def _kind_of_set(labels_csv: str) -> str:
+    """What a labels file describes, from its columns: the real set's or a generator's."""
+    with open(labels_csv, newline="") as fh:
+        columns = set(next(csv.reader(fh), []))
+    if "source_repo" in columns:
+        return "camera photographs, grouped by source repository: `image_quality.lab.real_photographs`"
+    return ("images made by `image-quality demo-data` from photographs our dependencies and Debian's packages "
+            "ship: `image_quality.lab.demo_data`")
+
+
 def _write_model_card(path: str, summary: dict, labels_csvs: Sequence[str], validation) -> None:
     """The model card: deterministic text (no dates, no absolute paths), so a rebuild is bit for bit."""
     lines = [
@@ -427,11 +437,9 @@ def _write_model_card(path: str, summary: dict, labels_csvs: Sequence[str], vali
         "",
         "## Training set",
         "",
-        "- Labels: " + ", ".join(f"`{os.path.relpath(p)}`" for p in labels_csvs)
+        "- Labels: " + ", ".join(f"`{os.path.relpath(p)}` ({_kind_of_set(p)})" for p in labels_csvs)
         + f": {summary['n_labelled']} images, {summary['n_trained']} with features, "
-        f"from {summary['groups']} groups (source photographs or source repositories)",
-        "- Generated images: `image-quality demo-data`, from photographs scikit-learn, scikit-image and "
-        "Debian's packages ship, degraded as cameras degrade them (`extract/image_quality/lab/demo_data.py`)",
+        f"from {summary['groups']} groups (source repositories or source photographs)",
         "- Classes: " + ", ".join(f"{c} ({summary['class_counts'][c]})" for c in summary["classes"]),
         "",
         "## Features",
