@@ -139,7 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_evaluate)
 
     p = sub.add_parser("train", help="fit the Gaussian Naive Bayes model on labelled images and write the dbt seed")
-    p.add_argument("--labels", required=True, metavar="LABELS.csv", help="CSV with columns path,label")
+    p.add_argument("--labels", required=True, action="append", metavar="LABELS.csv",
+                   help="CSV with columns path (or file), label and optionally photo (or source_repo), the group "
+                        "left out together in validation; repeat to train on several sets")
     add_db(p)
     p.add_argument("--seed-csv", default="seeds/gaussian_nb_params.csv", metavar="PATH",
                    help="where to write the exported model (default seeds/gaussian_nb_params.csv); "
@@ -395,8 +397,9 @@ def _cmd_train(args) -> int:
     from .lab.training import train_model
 
     db_path = warehouse.resolve_db_path(args.db)
-    if not os.path.isfile(args.labels):
-        raise _ExpectedFailure(f"labels file {args.labels} does not exist")
+    for labels in args.labels:
+        if not os.path.isfile(labels):
+            raise _ExpectedFailure(f"labels file {labels} does not exist")
     report = train_model(db_path, args.labels, args.seed_csv, model_card=args.model_card)
     for key, value in report.items():
         if isinstance(value, (list, tuple)) and len(value) > 5:

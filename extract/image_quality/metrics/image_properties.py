@@ -25,7 +25,7 @@ def nearest_rank_percentile(histogram: np.ndarray, fraction: float) -> int:
 class ImageProperties(MetricFamily):
     name = "image_properties"
     table = "image_properties"
-    version = 2
+    version = 3
     columns = {
         "format": "varchar",
         "width": "integer",
