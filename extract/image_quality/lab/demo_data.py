@@ -78,7 +78,7 @@ CLASSES = ("sharp", "blurry", "moire")
 UPLOADS = (("small", 0.15, 400, 1000), ("messaging", 0.55, 1000, 1600), ("original", 0.30, 1600, 4032))
 JPEG_QUALITY = {"small": (50, 91), "messaging": (70, 89), "original": (88, 98)}
 MAX_CAPTURE_SIDE = 1600   # blurs are made at most this large, then enlarged
-SCREEN_PERIOD = (1.3, 6.0)         # a screen pixel, in pixels of the upload (log-uniform)
+SCREEN_PERIOD = (1.3, 4.5)         # a screen pixel, in pixels of the upload (log-uniform)
 HALFTONE_PERIOD = (3.0, 8.0)       # a print's dot pitch per 12 px of text height (upload px)
 MIN_HALFTONE_PERIOD = 2.0          # finer dots are averaged out by the upload's pixels
 HALFTONE_SHARE = 0.3               # of printed pictures with coarser dots: resolved halftone
@@ -191,22 +191,22 @@ def sharp_copy(photo: np.ndarray, long_side: int, rng: np.random.Generator,
     """A crop at any scale, never enlarged, mostly sharpened as phones do, sometimes denoised or in low light."""
     import cv2
 
-    # at least 1.5x the upload where the photograph allows: a phone's photo is reduced to be sent
-    image = random_crop(photo, rng, min(1.0, max(0.12, 1.5 * long_side / max(photo.shape[:2]))))
+    # at least 2x the upload where the photograph allows: a phone's photo is reduced to be sent
+    image = random_crop(photo, rng, min(1.0, max(0.12, 2 * long_side / max(photo.shape[:2]))))
     how = "sharp"
     if document and rng.random() < 0.6:
         image, how = add_margins(image, rng), "sharp-margins"
     if max(image.shape[:2]) > long_side:
         image = resize_long_side(image, long_side)
     treatment = rng.random()
-    if treatment < 0.5:     # phone sharpening: unsharp mask
+    if treatment < 0.7:     # phone sharpening: unsharp mask
         soft = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.8, 1.6))
         image = cv2.addWeighted(image, 1 + rng.uniform(0.3, 1.0), soft, -rng.uniform(0.3, 1.0), 0)
         how += "-sharpened"
-    elif treatment < 0.6:   # phone noise reduction
+    elif treatment < 0.78:  # phone noise reduction
         image = cv2.bilateralFilter(image, 5, rng.uniform(10, 30), 3)
         how += "-denoised"
-    elif treatment < 0.75:  # low light: darker, much noisier
+    elif treatment < 0.9:   # low light: darker, much noisier
         dark = image.astype(np.float32) * rng.uniform(0.3, 0.6)
         noisy = dark + rng.standard_normal(image.shape, dtype=np.float32) * np.float32(rng.uniform(4.0, 10.0))
         image = np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
@@ -422,8 +422,8 @@ def screen_capture(image, rng, final_long_side):
     # what the screen shows: the photo at the screen's resolution, or enlarged to it from less
     screen_w, screen_h = int(width / ratio) + 4, int(height / ratio) + 4
     shown = image
-    if rng.random() < 0.7:
-        shown = resize_long_side(shown, max(16, int(max(screen_w, screen_h) / rng.uniform(1.3, 3.0))))
+    if rng.random() < 0.5:
+        shown = resize_long_side(shown, max(16, int(max(screen_w, screen_h) / rng.uniform(1.2, 2.0))))
     shown = cv2.resize(shown, (screen_w, screen_h),
                        interpolation=cv2.INTER_AREA if shown.shape[1] > screen_w else cv2.INTER_CUBIC)
     shown = shown.astype(np.float32)
@@ -581,5 +581,5 @@ def printed_capture(photo, rng, final_long_side):
     ramp = np.linspace(rng.uniform(0.7, 1.0), rng.uniform(0.9, 1.05), width if rng.random() < 0.5 else height,
                        dtype=np.float32)
     scene *= ramp[None, :, None] if len(ramp) == width else ramp[:, None, None]
-    scene = cv2.GaussianBlur(scene, (0, 0), rng.uniform(0.3, 0.7))   # the lens, in focus
-    return camera(scene, rng), how
+    scene = cv2.GaussianBlur(scene, (0, 0), rng.uniform(0.2, 0.6))   # the lens, in focus
+    return camera(scene, rng, sharpen=0.9), how   # phones sharpen text hard
