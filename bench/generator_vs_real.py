@@ -43,8 +43,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 CLASSES = ("sharp", "blurry", "moire")
 FEATURES = ("dir_sharpness_min", "texture_excess_max", "texture_excess_mean", "blur_effect",
-            "blur_effect_min", "edge_sharpness")
-MODEL_FEATURES = ("dir_sharpness_min", "texture_excess_max", "blur_effect")
+            "blur_effect_min")
 VALIDATION_SEED = 20261207
 REAL_SHEETS = REPO / "build" / "generator_vs_real" / "real_sheets"   # git-ignored: never commit them
 
@@ -162,6 +161,8 @@ def contact_sheets(rows: list[tuple[str, str, str]], out_dir: Path, prefix: str,
 
 
 def main() -> None:
+    from image_quality.lab.training import DEFAULT_FEATURES
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="training-generator images (default 300)")
     parser.add_argument("--seed", type=int, default=0, help="training-generator seed (default 0)")
@@ -169,7 +170,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "build" / "generator_vs_real")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--photographs", choices=("shipped", "installed"), default="installed")
-    parser.add_argument("--model-features", default=",".join(MODEL_FEATURES))
+    parser.add_argument("--model-features", default=",".join(DEFAULT_FEATURES),
+                        help="the model's features by default")
     parser.add_argument("--contact-sheets", type=Path, metavar="DIR",
                         help="write generator contact sheets here (the real set's go under --work)")
     parser.add_argument("--per-class", type=int, default=12)
