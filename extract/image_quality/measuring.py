@@ -153,10 +153,62 @@ def measure_bytes(data: bytes, families, result: FileResult) -> None:
     result.decoded = True
     for family in families:
         try:
-            result.rows[family.name] = family.calculate(image)
+            values = family.calculate(image)
         except Exception as exc:  # one family failing must not lose the others
             result.errors.append(FileError(
                 "metric", "metric_failed", f"{type(exc).__name__}: {exc}", family.name, family.version))
+            continue
+        try:
+            result.rows[family.name] = typed_row(family, values)
+        except ValueError as exc:  # a value its column cannot hold must not fail the batch it is written in
+            result.errors.append(FileError("metric", "value_out_of_range", str(exc), family.name, family.version))
+
+
+# The range each integer SQL type holds: a value outside it would fail the whole batch's insert.
+_INTEGER_RANGES = {"integer": (-2**31, 2**31 - 1), "bigint": (-2**63, 2**63 - 1)}
+
+
+def typed_row(family, values: dict) -> dict:
+    """``values`` as the Python types of the family's declared columns, every one checked to fit.
+
+    Raises ValueError naming the first column whose value its SQL type cannot hold
+    (an integer out of range, a string that is not valid UTF-8, a wrong type).
+    """
+    row = {}
+    for column, sql_type in family.columns.items():
+        value = values.get(column)
+        if value is not None:
+            value = _typed(value, sql_type, f"{family.name}.{column}")
+        row[column] = value
+    return row
+
+
+def _typed(value, sql_type: str, name: str):
+    try:
+        if sql_type in _INTEGER_RANGES:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise TypeError
+            low, high = _INTEGER_RANGES[sql_type]
+            if not low <= int(value) <= high:
+                raise ValueError(f"{name} = {int(value)} does not fit its column's type {sql_type} "
+                                 f"({low:,} to {high:,})")
+            return int(value)
+        if sql_type == "double":
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError
+            return float(value)
+        if sql_type == "boolean":
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError
+            return bool(value)
+        if sql_type == "varchar":
+            if not isinstance(value, str):
+                raise TypeError
+            value.encode("utf-8")  # a lone surrogate cannot be stored
+            return value
+    except (TypeError, UnicodeEncodeError):
+        raise ValueError(f"{name} = {value!r:.80} is not a {sql_type}") from None
+    raise ValueError(f"{name}: unknown column type {sql_type}")
 
 
 def measure_chunk(tasks: list[FileTask]) -> list[FileResult]:
