@@ -121,7 +121,8 @@ def test_a_row_the_database_refuses_costs_its_file_only_not_the_batch(tmp_path, 
         results[1].rows["image_properties"]["frames"] = 2**31
         for p in good:
             run._source_root[p] = folder.as_posix()
-        run._write(results)
+        run._pending = results
+        run._flush()
         errors = con.execute("select path, stage, error_kind, message from raw.extract_errors").fetchall()
         stored = {p for (p,) in con.execute("select path from raw.files").fetchall()}
     finally:
