@@ -76,8 +76,14 @@ class NoProgress:
 
 def extract(sources: list[str], *, db_path: str, workers: int | None = None, verify: bool = False,
             lock_timeout_s: float = warehouse.DEFAULT_LOCK_TIMEOUT_S,
-            batch_files: int = WRITE_BATCH_FILES, progress=None) -> RunSummary:
-    """Run one load run; raises SourceError / warehouse errors when it cannot start."""
+            batch_files: int = WRITE_BATCH_FILES, progress=None,
+            file_time_limit_s: float | None = None) -> RunSummary:
+    """Run one load run; raises SourceError / warehouse errors when it cannot start.
+
+    ``file_time_limit_s``: wall seconds one file may take to measure (default
+    ``parallel.DEFAULT_FILE_TIME_LIMIT_S``); a file still measuring then is
+    stopped and recorded as ``time_limit``.
+    """
     started = time.monotonic()
     roots = check_sources(sources)
     from .parallel import start_worker_server
@@ -90,7 +96,7 @@ def extract(sources: list[str], *, db_path: str, workers: int | None = None, ver
         dead = warehouse.fail_dead_runs(con)
         run_id = warehouse.start_run(con, roots, __version__)
         run = _LoadRun(con, run_id, families, workers or default_workers(), batch_files,
-                       progress or NoProgress())
+                       progress or NoProgress(), file_time_limit_s)
         try:
             run.execute(roots, verify)
         except BaseException as exc:
@@ -114,7 +120,10 @@ def _mark_failed(con, run_id: int, exc: BaseException) -> None:
 
 
 class _LoadRun:
-    def __init__(self, con, run_id, families, workers, batch_files, progress):
+    def __init__(self, con, run_id, families, workers, batch_files, progress, file_time_limit_s=None):
+        from .parallel import DEFAULT_FILE_TIME_LIMIT_S
+
+        self.file_time_limit_s = file_time_limit_s or DEFAULT_FILE_TIME_LIMIT_S
         self.con = con
         self.run_id = run_id
         self.families = families
@@ -210,7 +219,7 @@ class _LoadRun:
         from .parallel import MeasuringPool
 
         prefixes = warehouse.known_hash_prefixes(self.con, self.families)
-        with MeasuringPool(self.workers, prefixes) as pool:
+        with MeasuringPool(self.workers, prefixes, self.file_time_limit_s) as pool:
             for result in pool.run(tasks):
                 if note is not None:
                     note(result)

@@ -43,7 +43,8 @@ class Watcher:
 
     def __init__(self, source_list: list[str], *, db_path: str, project_dir: Path, interval: float = 10.0,
                  debounce: float = 2.0, workers: int | None = None, lock_timeout_s: float = 5.0,
-                 batch_files: int = 500, log: Callable[[str], None] | None = None):
+                 batch_files: int = 500, log: Callable[[str], None] | None = None,
+                 file_time_limit_s: float | None = None):
         self.sources = list(source_list)
         self.roots = sources.check_sources(self.sources)   # SourceError: the watch cannot start
         self.db_path = db_path
@@ -53,6 +54,7 @@ class Watcher:
         self.workers = workers
         self.lock_timeout_s = lock_timeout_s
         self.batch_files = batch_files
+        self.file_time_limit_s = file_time_limit_s
         self.log = log or _print_line
         self.cycles = 0
         self._stopping = threading.Event()
@@ -154,7 +156,8 @@ class Watcher:
         started = time.monotonic()
         try:
             summary = extract(self.sources, db_path=self.db_path, workers=self.workers,
-                              lock_timeout_s=self.lock_timeout_s, batch_files=self.batch_files)
+                              lock_timeout_s=self.lock_timeout_s, batch_files=self.batch_files,
+                              file_time_limit_s=self.file_time_limit_s)
         except (warehouse.WarehouseLockedError, warehouse.WarehouseOpenError, sources.SourceError) as exc:
             self._retry_later()
             self.log(f"{head} extract could not start ({exc}); trying again in {self.interval:g} s")

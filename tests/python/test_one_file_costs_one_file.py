@@ -192,3 +192,67 @@ def test_a_hashed_file_that_vanishes_before_measuring_leaves_no_empty_interval(t
     assert measured(db, (folder / "b.jpg").as_posix())   # the same bytes, through the path that still holds them
     assert query(db, "select count(*) from raw.metric_laplacian where content_hash = ?", [sha256(original)]) == [(1,)]
     assert (summary.counts.paths_added, summary.counts.paths_removed) == (2, 0)
+
+
+# --- case 7: a per-file time limit ---------------------------------------------------------------
+
+
+def jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
+    """(offset, length, marker) of each marker segment, a scan's entropy-coded data included."""
+    pos, out = 2, []
+    while pos < len(data):
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            out.append((pos, 2, marker))
+            break
+        start = pos
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker == 0xDA:   # entropy-coded data runs to the next marker that is not a stuffed byte or RSTn
+            while True:
+                pos = data.index(b"\xff", pos)
+                if data[pos + 1] == 0 or 0xD0 <= data[pos + 1] <= 0xD7:
+                    pos += 2
+                    continue
+                break
+        out.append((start, pos - start, marker))
+    return out
+
+
+def progressive_jpeg_with_repeated_last_scan(total_bytes: int = 1_000_000) -> bytes:
+    """A 4096 x 4096 progressive JPEG whose last scan (its smallest: 33 bytes, luma AC 1-5) repeats
+    until the file is ``total_bytes`` long. libjpeg decodes every repeat over every block: a
+    millisecond each, about half a minute for 1 MB, and more the more it repeats."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:4096, 0:4096]
+    rgb = np.stack([x * 255 // 4096, y * 255 // 4096, (x + y) * 255 // 8192], -1).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, "JPEG", quality=90, progressive=True)
+    data = out.getvalue()
+    segments = jpeg_segments(data)
+    scans = [(offset, length) for offset, length, marker in segments if marker == 0xDA]
+    offset, length = min(scans, key=lambda s: s[1])
+    scan = data[offset:offset + length]
+    end = segments[-1][0]
+    repeats = max(1000, (total_bytes - len(data)) // len(scan))
+    return data[:end] + scan * repeats + data[end:]
+
+
+def test_a_file_that_takes_too_long_is_stopped_at_the_limit_and_the_run_goes_on(tmp_path, photos):
+    folder, db = tmp_path / "uploads", tmp_path / "w.duckdb"
+    good = good_files(folder, photos, 6)
+    slow = folder / "slow_progressive.jpg"
+    slow.write_bytes(progressive_jpeg_with_repeated_last_scan())
+    assert 900_000 < slow.stat().st_size < 1_100_000
+    result = run_cli("extract", str(folder), "--db", str(db), "--workers", "2", "--file-time-limit", "2")
+    assert result.returncode == 0, result.stderr
+    assert last_run(db)["status"] == "succeeded" and last_run(db)["files_failed"] == 1
+    assert all(measured(db, p) for p in good)
+    (stage, kind, message, content_hash), = query(
+        db, "select stage, error_kind, message, content_hash from raw.extract_errors where path = ?",
+        [slow.as_posix()])
+    assert (stage, kind) == ("worker", "time_limit") and "limit of 2 s" in message
+    assert content_hash == sha256(slow.read_bytes())
+    # tied to its content: the next run does not spend the limit on it again
+    again = run_cli("extract", str(folder), "--db", str(db), "--workers", "2", "--file-time-limit", "2")
+    assert again.returncode == 0 and last_run(db)["images_decoded"] == 0
