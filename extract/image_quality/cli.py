@@ -190,7 +190,7 @@ def _cmd_watch(args) -> int:
 def _extract(args) -> "object":
     from . import warehouse
     from .sources import SourceError
-    from .loader import extract
+    from .loader import RunFailedError, extract
     from .progress import FileProgress, wants_progress
 
     db_path = warehouse.resolve_db_path(args.db)
@@ -199,7 +199,7 @@ def _extract(args) -> "object":
         summary = extract(args.sources, db_path=db_path, workers=args.workers, verify=args.verify,
                           lock_timeout_s=args.lock_timeout, batch_files=args.batch_files,
                           progress=progress, file_time_limit_s=args.file_time_limit)
-    except (SourceError, warehouse.WarehouseLockedError, warehouse.WarehouseOpenError) as exc:
+    except (SourceError, warehouse.WarehouseLockedError, warehouse.WarehouseOpenError, RunFailedError) as exc:
         raise _ExpectedFailure(str(exc)) from None
     finally:
         progress.close()

@@ -99,6 +99,10 @@ def extract(sources: list[str], *, db_path: str, workers: int | None = None, ver
                        progress or NoProgress(), file_time_limit_s)
         try:
             run.execute(roots, verify)
+        except Exception as exc:
+            _mark_failed(con, run_id, exc)
+            raise RunFailedError(f"run {run_id} failed: {_first_line(exc)}; the batches it committed "
+                                 f"are kept and the next run resumes") from exc
         except BaseException as exc:
             _mark_failed(con, run_id, exc)
             raise
@@ -107,11 +111,12 @@ def extract(sources: list[str], *, db_path: str, workers: int | None = None, ver
         con.close()
 
 
+class RunFailedError(RuntimeError):
+    """A run that started could not finish (the database failed: disk full, I/O); it is marked failed."""
+
+
 def _mark_failed(con, run_id: int, exc: BaseException) -> None:
-    try:
-        con.execute("rollback")
-    except Exception:
-        pass
+    warehouse.rollback_quietly(con)
     try:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         warehouse.finish_run(con, run_id, "failed", reason[:2000])

@@ -298,3 +298,49 @@ def test_content_is_measured_through_any_readable_path_that_holds_it(tmp_path, p
                  [content, expected_version]) == [(1,)]
     run_id = last_run(db)["run_id"]
     assert run_errors(db, run_id) == {"a_first.jpg": ("read", "permission_denied")}
+
+
+# --- a full disk ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real 16 MB tmpfs mounted for the test (needs root, or CAP_SYS_ADMIN)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_stores_and_says_the_real_cause(small_filesystem, tmp_path, photos):
+    from conftest import run_cli
+    from s3_server import distinct_jpegs
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    images = distinct_jpegs(photos, 160, size=160)
+    for folder, images in ((first, images[:60]), (second, images[60:])):
+        folder.mkdir()
+        for i, data in enumerate(images):
+            (folder / f"{folder.name}_{i:02d}.jpg").write_bytes(data)
+    db = small_filesystem / "w.duckdb"
+    assert run_cli("extract", str(first), "--db", str(db), "--workers", "2").returncode == 0
+    free = os.statvfs(small_filesystem)
+    with open(small_filesystem / "filler", "wb") as filler:   # all but 64 KB taken
+        filler.write(b"\0" * (free.f_bavail * free.f_frsize - 64 * 1024))  # a few batches fit, then none
+    full = run_cli("extract", str(first), str(second), "--db", str(db), "--workers", "2", "--batch-files", "5")
+    assert full.returncode == 1, full.stderr
+    assert full.stderr.count("\n") == 1 and "Traceback" not in full.stderr, full.stderr
+    assert "No space left on device" in full.stderr
+    (status, message), = query(db, "select status, message from raw.load_runs where run_id = 2")
+    assert status == "failed" and "No space left on device" in message, message
+    # room again: the next run completes, measuring what the failed one could not store
+    (small_filesystem / "filler").unlink()
+    again = run_cli("extract", str(first), str(second), "--db", str(db), "--workers", "2")
+    assert again.returncode == 0, again.stderr
+    assert query(db, "select count(*) from raw.files where valid_to_run is null") == [(160,)]
