@@ -12,6 +12,10 @@ the result carries rows and errors back to the loader.
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,17 +28,26 @@ from .sources import MAX_FILE_BYTES, ReadError  # noqa: F401  (MAX_FILE_BYTES: t
 # Sorted uint64 prefixes of content hashes that need no computing, set once per
 # worker by the pool initializer (see warehouse.known_hash_prefixes).
 _known_prefixes: np.ndarray = np.zeros(0, dtype=np.uint64)
+# In a worker: where the C decoders' own messages go while a file decodes, and the real stderr.
+_library_log = None
+_stderr_fd: int | None = None
 
 
 def init_worker(known_prefixes: np.ndarray, reader_state: dict | None = None) -> None:
     """Pool initializer: one OpenCV thread per process (the pool is the parallelism).
 
     OpenCV's own log lines are silenced: every file it cannot read becomes a row
-    in ``raw.extract_errors``, so they would only repeat it on the terminal.
+    in ``raw.extract_errors``, so they would only repeat it on the terminal. So
+    are libpng's and libjpeg's warnings ("libpng warning: iCCP: ...", "Corrupt
+    JPEG data: ..."), which those libraries write straight to file descriptor 2:
+    while a file decodes, that descriptor points at a scratch file, emptied after.
     """
     import cv2
 
-    global _known_prefixes
+    global _known_prefixes, _library_log, _stderr_fd
+    if _library_log is None:
+        _library_log = tempfile.TemporaryFile()
+        _stderr_fd = os.dup(2)
     cv2.setNumThreads(1)
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     _known_prefixes = known_prefixes
@@ -143,7 +156,8 @@ def set_stat(result: FileResult, st: "sources.ObjectStat") -> None:
 def measure_bytes(data: bytes, families, result: FileResult) -> None:
     """Decode ``data`` once and compute each family into ``result``."""
     try:
-        image = decode(data)
+        with _library_messages_dropped():
+            image = decode(data)
     except ImageError as exc:
         result.errors.append(FileError("decode", exc.kind, str(exc)))
         return
@@ -209,6 +223,22 @@ def _typed(value, sql_type: str, name: str):
     except (TypeError, UnicodeEncodeError):
         raise ValueError(f"{name} = {value!r:.80} is not a {sql_type}") from None
     raise ValueError(f"{name}: unknown column type {sql_type}")
+
+
+@contextmanager
+def _library_messages_dropped():
+    """In a worker, what C libraries write to stderr meanwhile is dropped (see init_worker)."""
+    if _library_log is None:
+        yield
+        return
+    sys.stderr.flush()
+    os.dup2(_library_log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(_stderr_fd, 2)
+        _library_log.seek(0)
+        _library_log.truncate()
 
 
 def measure_chunk(tasks: list[FileTask]) -> list[FileResult]:

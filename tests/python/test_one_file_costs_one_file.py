@@ -256,3 +256,23 @@ def test_a_file_that_takes_too_long_is_stopped_at_the_limit_and_the_run_goes_on(
     # tied to its content: the next run does not spend the limit on it again
     again = run_cli("extract", str(folder), "--db", str(db), "--workers", "2", "--file-time-limit", "2")
     assert again.returncode == 0 and last_run(db)["images_decoded"] == 0
+
+
+# --- no library warnings on the terminal -----------------------------------------------------------
+
+
+def test_libpng_and_libjpeg_warnings_do_not_reach_the_terminal(tmp_path, photos):
+    """A PNG with a broken iCCP chunk and a JPEG with stray bytes before its end: both decode (with
+    a warning from the C library, straight to stderr), both are measured, and the terminal stays clean."""
+    folder, db = tmp_path / "uploads", tmp_path / "w.duckdb"
+    good = good_files(folder, photos, 2)
+    rgb = photos["china"][:200, :300]
+    png = cv2.imencode(".png", rgb)[1].tobytes()
+    (folder / "bad_icc.png").write_bytes(
+        png[:33] + chunk(b"iCCP", b"bogus\0\0" + zlib.compress(b"not an ICC profile" * 4)) + png[33:])
+    jpeg = cv2.imencode(".jpg", rgb)[1].tobytes()
+    (folder / "stray_bytes.jpg").write_bytes(jpeg[:-2] + b"\x00\x11\x22\x33" + jpeg[-2:])
+    result = run_cli("extract", str(folder), "--db", str(db), "--workers", "2", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "" and result.stdout == ""
+    assert all(measured(db, p) for p in good + [(folder / n).as_posix() for n in ("bad_icc.png", "stray_bytes.jpg")])
