@@ -165,6 +165,10 @@ def read_header(data: bytes) -> ImageHeader:
         raise ImageError("bad_header", f"the image header cannot be read: {type(exc).__name__}: {exc}") from None
     if width <= 0 or height <= 0:
         raise ImageError("bad_header", f"the header claims an empty image ({width}x{height})")
+    width, height, channels, frames = int(width), int(height), int(channels), int(frames)
+    if frames > len(data):  # every frame takes bytes of its own: a larger count is a lie
+        raise ImageError("bad_header", f"the header claims {frames:,} frames, more than a "
+                                       f"{len(data):,}-byte file can hold")
     if width * height > MAX_PIXELS:
         raise ImageError(
             "too_many_pixels",
