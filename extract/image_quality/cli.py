@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--batch-files", type=_positive_int, default=500, metavar="N",
                        help="results committed per transaction (default 500; a killed run keeps whole batches)")
         p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+        add_time_limit(p)
+
+    def add_time_limit(p):
+        p.add_argument("--file-time-limit", type=_positive_float, default=60.0, metavar="SECONDS",
+                       help="wall seconds one file may take to measure; a file still measuring then is "
+                            "stopped and recorded as time_limit (default 60)")
 
     p = sub.add_parser("extract", help="measure new and changed images under SOURCE folders into the warehouse")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="folder (or image file) to scan")
@@ -99,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debounce", type=float, default=2.0, metavar="S",
                    help="quiet seconds after a change before a cycle starts (default 2)")
     p.add_argument("--project-dir", metavar="DIR", help="the dbt project (default as for run)")
+    add_time_limit(p)
     p.set_defaults(handler=_cmd_watch)
 
     p = sub.add_parser("demo", help="the first run: a labelled demo set, extract, dbt build, the result, the report",
@@ -185,7 +192,8 @@ def _cmd_watch(args) -> int:
     try:
         watcher = Watcher(args.sources, db_path=db_path, project_dir=project_dir, interval=args.interval,
                           debounce=max(0.0, args.debounce), workers=args.workers,
-                          lock_timeout_s=args.lock_timeout, batch_files=args.batch_files)
+                          lock_timeout_s=args.lock_timeout, batch_files=args.batch_files,
+                          file_time_limit_s=args.file_time_limit)
         install_signal_handlers(watcher)
         watcher.log(f"watching {', '.join(watcher.roots)} -> {db_path}; SIGINT or SIGTERM stops after the current cycle")
         cycles = watcher.run()
@@ -198,7 +206,7 @@ def _cmd_watch(args) -> int:
 def _extract(args) -> "object":
     from . import warehouse
     from .sources import SourceError
-    from .loader import extract
+    from .loader import RunFailedError, extract
     from .progress import FileProgress, wants_progress
 
     db_path = warehouse.resolve_db_path(args.db)
@@ -206,8 +214,8 @@ def _extract(args) -> "object":
     try:
         summary = extract(args.sources, db_path=db_path, workers=args.workers, verify=args.verify,
                           lock_timeout_s=args.lock_timeout, batch_files=args.batch_files,
-                          progress=progress)
-    except (SourceError, warehouse.WarehouseLockedError, warehouse.WarehouseOpenError) as exc:
+                          progress=progress, file_time_limit_s=args.file_time_limit)
+    except (SourceError, warehouse.WarehouseLockedError, warehouse.WarehouseOpenError, RunFailedError) as exc:
         raise _ExpectedFailure(str(exc)) from None
     finally:
         progress.close()

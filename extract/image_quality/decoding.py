@@ -15,7 +15,8 @@ the stored pixels themselves, in a few crops:
 * ``ANALYSIS_LONG_SIDE = 512``: the analysis image is the decoded plane
   reduced in two steps, so that a photo and its half-size copy go through the
   same filters: first averaged over k x k blocks, k the largest of 2, 4 or 8
-  that keeps the long side at least 512 px (the last rows and columns past a
+  that keeps the long side at least 512 px and is no larger than the short
+  side (the last rows and columns past a
   multiple of k are dropped; what libjpeg's DCT scaling did in version 2), then
   area-averaged (``cv2.INTER_AREA``) so that its longer side is exactly 512 px
   (the shorter side from the header's size, rounded, at least 1).
@@ -190,6 +191,10 @@ def read_header(data: bytes) -> ImageHeader:
         raise ImageError("bad_header", f"the image header cannot be read: {type(exc).__name__}: {exc}") from None
     if width <= 0 or height <= 0:
         raise ImageError("bad_header", f"the header claims an empty image ({width}x{height})")
+    width, height, channels, frames = int(width), int(height), int(channels), int(frames)
+    if frames > len(data):  # every frame takes bytes of its own: a larger count is a lie
+        raise ImageError("bad_header", f"the header claims {frames:,} frames, more than a "
+                                       f"{len(data):,}-byte file can hold")
     if width * height > MAX_PIXELS:
         raise ImageError(
             "too_many_pixels",
@@ -296,11 +301,14 @@ def _resized(pixels: np.ndarray, header: ImageHeader, long_side: int) -> np.ndar
 
 def _box_reduced(plane: np.ndarray) -> np.ndarray:
     """The plane averaged over k x k blocks, k the largest of 2, 4, 8 that keeps its long side at
-    least ``ANALYSIS_LONG_SIDE`` (the rows and columns past a multiple of k dropped); itself when k = 1."""
+    least ``ANALYSIS_LONG_SIDE`` and is no larger than its short side (the rows and columns past a
+    multiple of k dropped); itself when k = 1."""
     import cv2
 
     h, w = plane.shape[:2]
     k = jpeg_reduction(max(h, w))
+    while k > min(h, w):
+        k //= 2
     if k == 1:
         return plane
     return cv2.resize(plane[:h - h % k, :w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)

@@ -118,7 +118,7 @@ def test_seed_parity_on_the_area_resampled_image(tmp_path, name):
     # and columns past a multiple of k dropped), then area averaging of the grey plane alone to 512
     full = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     h, w = full.shape
-    k = max(f for f in (1, 2, 4, 8) if max(h, w) // f >= ANALYSIS_LONG_SIDE)
+    k = max(f for f in (1, 2, 4, 8) if max(h, w) // f >= ANALYSIS_LONG_SIDE and f <= min(h, w))
     blocks = full[:h - h % k, :w - w % k]
     if k > 1:  # OpenCV's exact k x k block means (its own rounding to uint8)
         blocks = cv2.resize(blocks, (w // k, h // k), interpolation=cv2.INTER_AREA)

@@ -55,12 +55,16 @@ def blur_effect_by_axis(grey: np.ndarray) -> tuple[float, float]:
     values = []
     for dx, dy, box in ((1, 0, (BOX_LENGTH, 1)), (0, 1, (1, BOX_LENGTH))):
         blurred = cv2.blur(plane, box, borderType=cv2.BORDER_REFLECT)
-        sharp = np.abs(cv2.Sobel(plane, cv2.CV_32F, dx, dy, borderType=cv2.BORDER_REFLECT))[2:-1, 2:-1]
-        soft = np.abs(cv2.Sobel(blurred, cv2.CV_32F, dx, dy, borderType=cv2.BORDER_REFLECT))[2:-1, 2:-1]
-        m1 = float(sharp.sum(dtype=np.float64))
+        sharp = cv2.Sobel(plane, cv2.CV_32F, dx, dy, borderType=cv2.BORDER_REFLECT)
+        soft = cv2.Sobel(blurred, cv2.CV_32F, dx, dy, borderType=cv2.BORDER_REFLECT)
+        np.abs(sharp, out=sharp)
+        np.abs(soft, out=soft)
+        m1 = cv2.sumElems(sharp[2:-1, 2:-1])[0]   # OpenCV sums in double
         if m1 <= 0.0:
             values.append(0.0)
             continue
-        m2 = float(np.maximum(sharp - soft, 0.0).sum(dtype=np.float64))
+        np.subtract(sharp, soft, out=soft)
+        np.maximum(soft, 0.0, out=soft)
+        m2 = cv2.sumElems(soft[2:-1, 2:-1])[0]
         values.append(abs(m1 - m2) / m1)
     return values[0], values[1]
