@@ -359,6 +359,7 @@ def _cmd_demo(args) -> int:
     print(f"demo: {args.n} labelled images in {args.out}/ (their labels: {labels}) -> {db_path}")
     args.sources, args.verify, args.quiet = [args.out], False, True
     args.lock_timeout, args.batch_files = warehouse.DEFAULT_LOCK_TIMEOUT_S, 500
+    args.file_time_limit = None   # the loader's default
     summary = _extract(args)
     c = summary.counts
     print(f"extract: run {summary.run_id} in {summary.seconds:.1f} s: {c.files_scanned} files scanned, "
