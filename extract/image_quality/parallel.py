@@ -55,9 +55,10 @@ def start_worker_server() -> None:
 class MeasuringPool:
     """Runs FileTasks in worker processes; results come back in completion order."""
 
-    def __init__(self, workers: int, known_prefixes: np.ndarray):
+    def __init__(self, workers: int, known_prefixes: np.ndarray, measure=measure_chunk):
         self.workers = max(1, workers)
         self.known_prefixes = known_prefixes
+        self.measure = measure  # what a worker runs on a chunk of FileTasks (a module-level function)
         self._executor: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "MeasuringPool":
@@ -88,7 +89,7 @@ class MeasuringPool:
                 if not chunk:
                     break
                 try:
-                    in_flight[self._pool().submit(measure_chunk, chunk)] = chunk
+                    in_flight[self._pool().submit(self.measure, chunk)] = chunk
                 except BrokenProcessPool:
                     in_flight[_failed_future()] = chunk
             if not in_flight:
@@ -116,7 +117,7 @@ class MeasuringPool:
     def _isolate(self, tasks: list[FileTask]) -> Iterator[FileResult]:
         for task in tasks:
             try:
-                yield from self._pool().submit(measure_chunk, [task]).result()
+                yield from self._pool().submit(self.measure, [task]).result()
             except BrokenProcessPool:
                 self._shutdown()
                 result = _hash_in_parent(task)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..plan import check_identifier
+from ..plan import check_identifier, complete_hashes_sql
 from ..warehouse import RunCounts
 
 if TYPE_CHECKING:
@@ -138,13 +138,41 @@ def register_families(spark: "SparkSession", families: Sequence["MetricFamily"],
 # --- results ---------------------------------------------------------------------
 
 
-def append_family_rows(spark: "SparkSession", family: "MetricFamily", rows: "DataFrame") -> None:
-    """Append ``rows`` (content_hash, metric_version, computed_run, the family's columns)."""
-    columns = ", ".join(check_identifier(c) for c in family.columns)
-    rows.createOrReplaceTempView("family_rows")
-    spark.sql(f"""insert into {SCHEMA}.{check_identifier(family.table)}
-                  select content_hash, metric_version, computed_run, current_timestamp(), {columns}
-                    from family_rows""")
+def known_hash_prefixes(spark: "SparkSession", families: Sequence["MetricFamily"]):
+    """Sorted uint64 prefixes of the content that needs no computing (warehouse.known_hash_prefixes on Spark).
+
+    Eight bytes per complete content, read as two 32-bit halves (Spark has no
+    unsigned 64-bit type); a prefix collision costs a content that is measured
+    on the next run instead of this one, never a wrong row.
+    """
+    import numpy as np
+
+    table = spark.sql(f"""
+        select cast(conv(substr(content_hash, 1, 8), 16, 10) as bigint) as high,
+               cast(conv(substr(content_hash, 9, 8), 16, 10) as bigint) as low
+          from ({complete_hashes_sql(families, SCHEMA)})""").toArrow()
+    high = table.column("high").to_numpy().astype(np.uint64)
+    low = table.column("low").to_numpy().astype(np.uint64)
+    return np.sort((high << np.uint64(32)) | low)
+
+
+def append_family_rows(spark: "SparkSession", family: "MetricFamily", run_id: int, results_view: str) -> None:
+    """Append the family's rows of ``results_view``: one per content hash, none that the table already holds.
+
+    Identical bytes measured in two tasks of one run give two equal rows; one is kept.
+    """
+    table = f"{SCHEMA}.{check_identifier(family.table)}"
+    name = check_identifier(family.name)
+    columns = ", ".join(f"r.{check_identifier(c)}" for c in family.columns)
+    spark.sql(f"""
+        insert into {table}
+        select r.content_hash, {int(family.version)}, {int(run_id)}, current_timestamp(), {columns}
+          from (select content_hash, m_{name}.*,
+                       row_number() over (partition by content_hash order by path) as copy
+                  from {results_view} where m_{name} is not null) r
+          left anti join (select content_hash from {table} where metric_version = {int(family.version)}) t
+            on t.content_hash = r.content_hash
+         where r.copy = 1""")
 
 
 def append_errors(spark: "SparkSession", run_id: int, errors_view: str) -> None:
@@ -155,13 +183,16 @@ def append_errors(spark: "SparkSession", run_id: int, errors_view: str) -> None:
                     from {errors_view}""")
 
 
-def record_observed(spark: "SparkSession", run_id: int, observed_view: str) -> tuple[int, int, int]:
-    """Record what the files of view ``observed_view`` hold: new intervals, closed ones, the stat cache.
+def plan_history(spark: "SparkSession", run_id: int, roots: Sequence[str], observed_view: str,
+                 discovered_view: str, gone_view: str, listing_view: str) -> None:
+    """Views ``observed_delta`` and ``removed_paths``: what the run changes in raw.files (nothing written yet).
 
-    ``observed_view``: (path, source_root, content_hash, size_bytes, mtime_ns) of
-    every file read and hashed. Returns (paths_added, paths_changed, content_new).
+    ``observed_delta``: (path, source_root, content_hash, size_bytes, mtime_ns,
+    had_content) of each path whose content is new or differs from its open
+    interval. ``removed_paths``: open intervals under ``roots`` whose path was not
+    found (or was gone when read), except under a folder the walk could not list:
+    a folder the run could not see is not evidence that its files were removed.
     """
-    run = int(run_id)
     spark.sql(f"""
         select o.path, o.source_root, o.content_hash, o.size_bytes, o.mtime_ns,
                f.content_hash is not null as had_content
@@ -169,68 +200,52 @@ def record_observed(spark: "SparkSession", run_id: int, observed_view: str) -> t
           left join {SCHEMA}.files f on f.path = o.path and f.valid_to_run is null
          where f.content_hash is null or f.content_hash <> o.content_hash""") \
         .localCheckpoint().createOrReplaceTempView("observed_delta")
-    added, changed = spark.sql("""
-        select count(case when not had_content then 1 end), count(case when had_content then 1 end)
-          from observed_delta""").first()
-    (new_content,) = spark.sql(f"""
-        select count(distinct d.content_hash) from observed_delta d
-          left anti join {SCHEMA}.files f on f.content_hash = d.content_hash""").first()
-    if added + changed:
-        _rewrite_files_for(spark, run)
-    # raw.stat_cache: the index moves each path read to this run's partition
-    _overwrite_partitions(spark, "stat_cache", "checked_run", f"""
-        select c.path, c.content_hash, c.size_bytes, c.mtime_ns, c.etag, c.checked_run
-          from {SCHEMA}.stat_cache c
-         where c.checked_run in (select checked_run from {SCHEMA}.stat_cache
-                                  where path in (select path from {observed_view}) union select {run})
-           and c.path not in (select path from {observed_view})
-        union all
-        select path, content_hash, size_bytes, mtime_ns, cast(null as string), cast({run} as bigint)
-          from {observed_view}""")
-    return int(added), int(changed), int(new_content)
-
-
-def _rewrite_files_for(spark: "SparkSession", run: int) -> None:
-    """raw.files: rewrite the partitions holding an interval that observed_delta closes, and add this run's."""
+    spark.createDataFrame([(r if r.endswith("/") else r + "/",) for r in roots], "root string") \
+        .createOrReplaceTempView("scan_roots")
     spark.sql(f"""
-        select distinct f.valid_from_run from {SCHEMA}.files f
-          join observed_delta d on d.path = f.path and d.had_content
-         where f.valid_to_run is null
-        union select {run}""").localCheckpoint().createOrReplaceTempView("files_touched")
+        select distinct f.path, f.valid_from_run from {SCHEMA}.files f
+          join scan_roots r on left(f.path, length(r.root)) = r.root
+          left anti join (select concat(path, '/') as root from {listing_view}
+                           where problem_kind = 'unreadable_folder') b on left(f.path, length(b.root)) = b.root
+          left anti join (select path from {discovered_view} d left anti join {gone_view} g on g.path = d.path) p
+            on p.path = f.path
+         where f.valid_to_run is null""").localCheckpoint().createOrReplaceTempView("removed_paths")
+
+
+def rewrite_history(spark: "SparkSession", run_id: int) -> None:
+    """raw.files in one write: close the intervals of observed_delta and removed_paths, add this run's.
+
+    Rewrites the partitions (runs) that opened a closed interval, and this run's.
+    """
+    run = int(run_id)
+    spark.sql("""select path from observed_delta where had_content
+                 union select path from removed_paths""").createOrReplaceTempView("closing")
     _overwrite_partitions(spark, "files", "valid_from_run", f"""
         select f.path, f.source_root, f.content_hash, f.size_bytes, f.mtime_ns,
-               case when f.valid_to_run is null and d.path is not null then {run} else f.valid_to_run end,
+               case when f.valid_to_run is null and c.path is not null then {run} else f.valid_to_run end,
                f.etag, f.version_id, f.valid_from_run
           from {SCHEMA}.files f
-          left join (select path from observed_delta where had_content) d on d.path = f.path
-         where f.valid_from_run in (select valid_from_run from files_touched)
+          left join closing c on c.path = f.path
+         where f.valid_from_run in (select f2.valid_from_run from {SCHEMA}.files f2
+                                      join closing c2 on c2.path = f2.path where f2.valid_to_run is null)
         union all
         select path, source_root, content_hash, size_bytes, mtime_ns, cast(null as bigint),
                cast(null as string), cast(null as string), cast({run} as bigint)
           from observed_delta""")
 
 
-def close_removed_paths(spark: "SparkSession", run_id: int, roots: Sequence[str], present_view: str) -> int:
-    """Close the interval of every path under ``roots`` not in view ``present_view`` (path)."""
+def rewrite_stat_cache(spark: "SparkSession", run_id: int, observed_view: str) -> None:
+    """raw.stat_cache in one write: each path read moves to this run's partition (an index, not history)."""
     run = int(run_id)
-    spark.createDataFrame([(r if r.endswith("/") else r + "/",) for r in roots], "root string") \
-        .createOrReplaceTempView("scan_roots")
-    spark.sql(f"""
-        select distinct f.path, f.valid_from_run from {SCHEMA}.files f
-          join scan_roots r on left(f.path, length(r.root)) = r.root
-         where f.valid_to_run is null
-           and f.path not in (select path from {present_view})""") \
-        .localCheckpoint().createOrReplaceTempView("removed_paths")
-    removed = spark.sql("select count(*) from removed_paths").first()[0]
-    if removed:
-        _overwrite_partitions(spark, "files", "valid_from_run", f"""
-            select f.path, f.source_root, f.content_hash, f.size_bytes, f.mtime_ns,
-                   case when f.valid_to_run is null and r.path is not null then {run} else f.valid_to_run end,
-                   f.etag, f.version_id, f.valid_from_run
-              from {SCHEMA}.files f
-              left join removed_paths r on r.path = f.path and r.valid_from_run = f.valid_from_run
-             where f.valid_from_run in (select valid_from_run from removed_paths)""")
-    return int(removed)
+    _overwrite_partitions(spark, "stat_cache", "checked_run", f"""
+        select c.path, c.content_hash, c.size_bytes, c.mtime_ns, c.etag, c.checked_run
+          from {SCHEMA}.stat_cache c
+          left anti join {observed_view} o on o.path = c.path
+         where c.checked_run in (select s.checked_run from {SCHEMA}.stat_cache s
+                                   join {observed_view} o2 on o2.path = s.path)
+        union all
+        select path, content_hash, size_bytes, mtime_ns, cast(null as string), cast({run} as bigint)
+          from {observed_view}""")
 
 
 def spark_types(columns: Mapping[str, str]) -> str:
