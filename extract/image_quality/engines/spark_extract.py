@@ -150,12 +150,12 @@ class SparkRun:
         spark = self.spark
         spark.sql(f"with {plan.unchanged_cte(SCHEMA)} select * from unchanged").localCheckpoint() \
             .createOrReplaceTempView("unchanged_files")
-        stale = plan.stale_plan_sql(self.families, SCHEMA, "array_sort(collect_list(m.family))", "unchanged_files")
+        tables.content_state(spark, self.families)
         verify_sql = "true" if verify else "false"
         spark.sql(f"""
             with to_read as (
                 select d.path, d.source_root, d.size_bytes from discovered d
-                 where {verify_sql} or d.path not in (select path from unchanged_files)
+                 where {verify_sql} or not exists (select 1 from unchanged_files u where u.path = d.path)
             )
             select path, source_root, size_bytes, cast(null as array<string>) as families,
                    cast(null as string) as expected_hash,
@@ -163,7 +163,8 @@ class SparkRun:
               from to_read
             union all
             select s.path, s.source_root, d.size_bytes, s.families, s.content_hash, false
-              from ({stale}) s join discovered d on d.path = s.path""") \
+              from ({tables.stale_content_sql("unchanged_files", "discovered")}) s
+              join discovered d on d.path = s.path""") \
             .localCheckpoint().createOrReplaceTempView("to_measure")
 
     # -- 3. read and measure ---------------------------------------------------------------
@@ -183,7 +184,7 @@ class SparkRun:
         # copies share a size: files that share one go to one task, which decodes their bytes once
         key = F.when(F.col("size_shared"), F.col("size_bytes").cast("string")).otherwise(F.col("path"))
         partitions = max(1, spark.sparkContext.defaultParallelism * tasks_per_core())
-        known = spark.sparkContext.broadcast(tables.known_hash_prefixes(spark, self.families))
+        known = spark.sparkContext.broadcast(tables.known_hash_prefixes(spark))
         rows_per_batch = batch_files()
         results = tasks.repartition(partitions, key).select("path", "source_root", "families", "expected_hash") \
             .mapInArrow(lambda batches: spark_tasks.measure_batches(batches, layout, versions, known,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..plan import check_identifier, complete_hashes_sql
+from ..plan import CONTENT_ERROR_STAGES, check_identifier
 from ..warehouse import RunCounts
 
 if TYPE_CHECKING:
@@ -138,19 +138,66 @@ def register_families(spark: "SparkSession", families: Sequence["MetricFamily"],
 # --- results ---------------------------------------------------------------------
 
 
-def known_hash_prefixes(spark: "SparkSession", families: Sequence["MetricFamily"]):
+def content_state(spark: "SparkSession", families: Sequence["MetricFamily"]) -> None:
+    """View ``content_state``: (content_hash, missing families, complete) of every content the warehouse knows.
+
+    plan.py's rules in one scan of the family tables: a family is done for a
+    content when its table has a row at the current version or an error was
+    recorded for that version; content whose bytes failed to decode or crashed
+    a worker is complete. (plan.py writes the same rules as one anti-join per
+    family, which costs Spark a job each.)
+    """
+    done = " union all ".join(
+        f"""select content_hash, '{check_identifier(f.name)}' as family
+              from {SCHEMA}.{check_identifier(f.table)} where metric_version = {int(f.version)}"""
+        for f in families)
+    versions = " or ".join(f"(family = '{check_identifier(f.name)}' and family_version = {int(f.version)})"
+                           for f in families) or "false"
+    stages = ", ".join(f"'{stage}'" for stage in CONTENT_ERROR_STAGES)
+    every = ", ".join(f"'{check_identifier(f.name)}'" for f in families)
+    spark.sql(f"""
+        with done as (
+            {done}
+            union all
+            select content_hash, family from {SCHEMA}.extract_errors
+             where content_hash is not null and stage = 'metric' and ({versions})
+            union all
+            select content_hash, '*failed*' from {SCHEMA}.extract_errors
+             where content_hash is not null and stage in ({stages})
+        )
+        select content_hash,
+               array_sort(array_except(array({every}), collect_set(family))) as missing,
+               array_contains(collect_set(family), '*failed*')
+               or size(array_except(array({every}), collect_set(family))) = 0 as complete
+          from done group by content_hash""").localCheckpoint().createOrReplaceTempView("content_state")
+
+
+def stale_content_sql(unchanged_view: str, discovered_view: str) -> str:
+    """(path, source_root, families, content_hash): content an unchanged path holds that lacks a family.
+
+    One path per content (the smallest), as plan.stale_plan_sql; needs view content_state.
+    """
+    return f"""
+        select p.path, d.source_root, s.missing as families, p.content_hash
+          from (select content_hash, min(path) as path from {unchanged_view} group by content_hash) p
+          join content_state s on s.content_hash = p.content_hash
+          join {discovered_view} d on d.path = p.path
+         where not s.complete"""
+
+
+def known_hash_prefixes(spark: "SparkSession"):
     """Sorted uint64 prefixes of the content that needs no computing (warehouse.known_hash_prefixes on Spark).
 
     Eight bytes per complete content, read as two 32-bit halves (Spark has no
     unsigned 64-bit type); a prefix collision costs a content that is measured
-    on the next run instead of this one, never a wrong row.
+    on the next run instead of this one, never a wrong row. Needs view content_state.
     """
     import numpy as np
 
-    table = spark.sql(f"""
+    table = spark.sql("""
         select cast(conv(substr(content_hash, 1, 8), 16, 10) as bigint) as high,
                cast(conv(substr(content_hash, 9, 8), 16, 10) as bigint) as low
-          from ({complete_hashes_sql(families, SCHEMA)})""").toArrow()
+          from content_state where complete""").toArrow()
     high = table.column("high").to_numpy().astype(np.uint64)
     low = table.column("low").to_numpy().astype(np.uint64)
     return np.sort((high << np.uint64(32)) | low)
