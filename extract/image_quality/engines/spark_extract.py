@@ -136,12 +136,8 @@ class SparkRun:
         roots = spark.createDataFrame([(list(self.roots),)], "roots array<string>").coalesce(1)
         roots.mapInArrow(spark_tasks.walk_batches, spark_tasks.LISTING_SCHEMA) \
             .localCheckpoint().createOrReplaceTempView("listing")
-        # a file under two sources keeps its first sighting, as on DuckDB
-        spark.sql("""
-            select path, source_root, size_bytes, mtime_ns, cast(null as string) as etag from (
-                select *, row_number() over (partition by path order by seq) as sighting
-                  from listing where problem_kind is null)
-             where sighting = 1""").createOrReplaceTempView("discovered")
+        spark.sql("""select path, source_root, size_bytes, mtime_ns, cast(null as string) as etag
+                       from listing where problem_kind is null""").createOrReplaceTempView("discovered")
 
     # -- 2. plan ---------------------------------------------------------------------------
 
@@ -228,26 +224,35 @@ class SparkRun:
 
     def _counters(self) -> dict:
         """Every counter of the run, and the row counts that say which writes are needed: one query."""
-        families = ", ".join(f"(select count(distinct content_hash) from run_results where m_{f.name} is not null)"
-                             f" as rows_{f.name}" for f in self.families)
-        return self.spark.sql(f"""
-            select (select count(*) from discovered) as files_scanned,
-                   (select count(*) from to_measure where expected_hash is null) as to_read,
-                   (select count(*) from observed) as files_read,
-                   (select count(distinct content_hash) from run_results where decoded) as images_decoded,
-                   (select count(*) from run_results where size(errors) > 0)
-                   + (select count(*) from to_measure where size_bytes > {MAX_FILE_BYTES})
-                   + (select count(*) from listing where problem_kind is not null
-                                                     and problem_kind <> 'unreadable_folder') as files_failed,
-                   (select count(*) from run_results where size(errors) > 0)
-                   + (select count(*) from to_measure where size_bytes > {MAX_FILE_BYTES})
-                   + (select count(*) from listing where problem_kind is not null) as errors,
-                   (select count(case when not had_content then 1 end) from observed_delta) as paths_added,
-                   (select count(case when had_content then 1 end) from observed_delta) as paths_changed,
-                   (select count(distinct d.content_hash) from observed_delta d
-                     where d.content_hash not in (select content_hash from {SCHEMA}.files)) as content_new,
-                   (select count(*) from removed_paths) as paths_removed,
-                   {families}""").first().asDict()
+        families = ", ".join(f"count(distinct case when m_{f.name} is not null then content_hash end) "
+                             f"as rows_{f.name}" for f in self.families)
+        row = self.spark.sql(f"""
+            select * from
+              (select count(case when problem_kind is null then 1 end) as files_scanned,
+                      count(problem_kind) as walk_problems,
+                      count(case when problem_kind <> 'unreadable_folder' then 1 end) as walk_failures
+                 from listing)
+              cross join
+              (select count(case when expected_hash is null then 1 end) as to_read,
+                      count(case when size_bytes > {MAX_FILE_BYTES} then 1 end) as too_large
+                 from to_measure)
+              cross join
+              (select count(distinct case when content_hash is not null then path end) as files_read,
+                      count(distinct case when decoded then content_hash end) as images_decoded,
+                      count(case when size(errors) > 0 then 1 end) as results_failed,
+                      {families}
+                 from run_results)
+              cross join
+              (select count(case when not had_content then 1 end) as paths_added,
+                      count(case when had_content then 1 end) as paths_changed,
+                      count(distinct case when f.content_hash is null then d.content_hash end) as content_new
+                 from observed_delta d
+                 left join (select distinct content_hash from {SCHEMA}.files) f on f.content_hash = d.content_hash)
+              cross join
+              (select count(*) as paths_removed from removed_paths)""").first().asDict()
+        row["files_failed"] = row["results_failed"] + row["too_large"] + row["walk_failures"]
+        row["errors"] = row["results_failed"] + row["too_large"] + row["walk_problems"]
+        return row
 
     def _error_rows(self) -> None:
         """View ``run_errors``: the walk's problems, the files too large to read, and every file's errors."""

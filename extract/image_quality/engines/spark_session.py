@@ -103,8 +103,9 @@ def session_config(master: str, warehouse: Path, arrow_batch_rows: int = 32) -> 
         "spark.hadoop.javax.jdo.option.ConnectionURL": metastore_url(warehouse),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -Dderby.stream.error.file={warehouse / 'derby.log'}",
         "spark.driver.memory": DRIVER_MEMORY,
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.driver.host": "127.0.0.1",
+        # loopback unless SPARK_LOCAL_IP names the address a cluster's executors reach the driver at
+        "spark.driver.bindAddress": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        "spark.driver.host": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",

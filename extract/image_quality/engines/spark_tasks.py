@@ -23,6 +23,7 @@ and measures it in the same task, through the loader's own code
 
 from __future__ import annotations
 
+import os
 from typing import Iterable, Iterator, Sequence
 
 # A family's portable column types (metrics.base.SQL_TYPES) in Arrow and Python.
@@ -41,6 +42,7 @@ def walk_batches(batches: Iterable, *, batch_rows: int = LISTING_BATCH_ROWS) -> 
     """mapInArrow: one row holding the stored roots in, the listing out (files, then the walk's problems)."""
     import pyarrow as pa
 
+    from ..paths import to_os
     from ..sources import Walk, walk_sources
 
     schema = _listing_arrow_schema()
@@ -48,7 +50,14 @@ def walk_batches(batches: Iterable, *, batch_rows: int = LISTING_BATCH_ROWS) -> 
         for row in batch.to_pylist():
             walk = Walk()
             out: list[dict] = []
+            # a file given as a source may be found again in a source folder: its first sighting is kept,
+            # as on DuckDB (a folder is never walked twice, so no other path can repeat)
+            file_roots, sighted = {r for r in row["roots"] if not os.path.isdir(to_os(r))}, set()
             for seq, found in enumerate(walk_sources(list(row["roots"]), walk)):
+                if found.path in file_roots:
+                    if found.path in sighted:
+                        continue
+                    sighted.add(found.path)
                 out.append({"seq": seq, "path": found.path, "source_root": found.source_root,
                             "size_bytes": found.size_bytes, "mtime_ns": found.mtime_ns})
                 if len(out) >= batch_rows:
