@@ -45,7 +45,8 @@ def on_cluster(tmp_path_factory, photos):
         extract = run_cli("extract", str(folder), "--engine", "spark", "--spark-master", cluster.master_url,
                           env=env, timeout=SPARK_TIMEOUT_S)
         assert extract.returncode == 0, extract.stderr[-3000:]
-        code, dbt_out = run_dbt(project, Path("unused.duckdb"), "build", "--target", "spark", env=env)
+        code, dbt_out = run_dbt(project, Path("unused.duckdb"), "build", "--target", "spark", env=env,
+                               timeout=SPARK_TIMEOUT_S)
         assert code == 0, dbt_out[-5000:]
         state = cluster.state()
         pids = cluster.pids()

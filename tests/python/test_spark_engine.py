@@ -130,7 +130,8 @@ def duckdb_extract(folder: Path, db: Path):
 def spark_dbt(project: Path, warehouse: Path, *args: str) -> tuple[int, str]:
     env = {"IMAGE_QUALITY_SPARK_WAREHOUSE": str(warehouse), "IMAGE_QUALITY_SPARK_MASTER": "local[2]",
            "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
-    return run_dbt(project, Path("unused.duckdb"), *args, "--target", "spark", env=env)
+    # dbt-spark takes a few seconds a node (the project has over 200): far longer than on DuckDB
+    return run_dbt(project, Path("unused.duckdb"), *args, "--target", "spark", env=env, timeout=SPARK_TIMEOUT_S)
 
 
 def labels(sql_from: str, db: Path | None = None) -> dict:

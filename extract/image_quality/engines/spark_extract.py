@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from .. import __version__, plan
 from ..loader import RunSummary
@@ -48,6 +49,8 @@ TASKS_PER_CORE_ENV_VAR = "IMAGE_QUALITY_SPARK_TASKS_PER_CORE"
 BATCH_FILES_ENV_VAR = "IMAGE_QUALITY_SPARK_BATCH_FILES"
 DEFAULT_TASKS_PER_CORE = 4
 DEFAULT_BATCH_FILES = 32
+
+WRITERS = 4  # tables written at once at the end of a run
 
 # A file that was listed but was gone, or no longer a file, when read: its path is closed as removed.
 _GONE_KINDS = ("vanished", "not_a_file")
@@ -210,16 +213,20 @@ class SparkRun:
         c.files_failed = stats["files_failed"]
         c.paths_added, c.paths_changed = stats["paths_added"], stats["paths_changed"]
         c.content_new, c.paths_removed = stats["content_new"], stats["paths_removed"]
-        for family in self.families:
-            if stats[f"rows_{family.name}"]:
-                tables.append_family_rows(spark, family, run, "run_results")
+        writes = [lambda family=family: tables.append_family_rows(spark, family, run, "run_results")
+                  for family in self.families if stats[f"rows_{family.name}"]]
         if stats["errors"]:
             self._error_rows()
-            tables.append_errors(spark, run, "run_errors")
+            writes.append(lambda: tables.append_errors(spark, run, "run_errors"))
         if stats["paths_added"] + stats["paths_changed"] + stats["paths_removed"]:
-            tables.rewrite_history(spark, run)
+            writes.append(lambda: tables.rewrite_history(spark, run))
         if stats["files_read"]:
-            tables.rewrite_stat_cache(spark, run, "observed")
+            writes.append(lambda: tables.rewrite_stat_cache(spark, run, "observed"))
+        # one write per table, side by side (each is a small job and a metastore round trip); any order is
+        # safe: what a killed run did not write, the next run finds missing and writes (docs/SPARK.md)
+        with ThreadPoolExecutor(WRITERS) as pool:
+            for done in [pool.submit(write) for write in writes]:
+                done.result()
         tables.finish_run(spark, run, "succeeded", self.counts)
 
     def _counters(self) -> dict:

@@ -83,8 +83,9 @@ def _overwrite_partitions(spark: "SparkSession", table: str, partition: str, sel
     The rows are computed and held first (a local checkpoint), so the write
     never reads the files it replaces; partitions the rows do not name stay.
     """
-    spark.sql(select_sql).localCheckpoint().createOrReplaceTempView("partition_rewrite")
-    spark.sql(f"insert overwrite table {SCHEMA}.{table} partition ({partition}) select * from partition_rewrite")
+    view = f"rewrite_{table}"  # one view per table: the writes of a run may run side by side
+    spark.sql(select_sql).localCheckpoint().createOrReplaceTempView(view)
+    spark.sql(f"insert overwrite table {SCHEMA}.{table} partition ({partition}) select * from {view}")
 
 
 def _write_run(spark: "SparkSession", select_sql: str) -> None:
