@@ -131,10 +131,37 @@ def measure_batches(batches: Iterable, layout, versions: dict, known_prefixes, *
         for result in pool.run(tasks()):
             out.append(safe_row(result, source_roots.pop(result.path, None), layout, versions))
             if len(out) >= rows_per_batch:
-                yield pa.RecordBatch.from_pylist(out, schema=schema)
+                yield arrow_batch(out, schema)
                 out = []
     if out:
-        yield pa.RecordBatch.from_pylist(out, schema=schema)
+        yield arrow_batch(out, schema)
+
+
+def arrow_batch(rows: list[dict], schema):
+    """The rows as one Arrow batch; a row Arrow refuses becomes an error row of its file, never the batch's end."""
+    import pyarrow as pa
+
+    try:
+        return pa.RecordBatch.from_pylist(rows, schema=schema)
+    except Exception:
+        pass
+    kept = []
+    for row in rows:
+        try:
+            pa.RecordBatch.from_pylist([row], schema=schema)
+            kept.append(row)
+        except Exception as exc:
+            message = f"the result could not be stored: {type(exc).__name__}: {exc}"[:2000]
+            kept.append({"path": _utf8(row["path"]), "source_root": _utf8(row["source_root"]),
+                         "content_hash": _utf8(row.get("content_hash")), "decoded": False,
+                         "errors": [{"stage": "decode" if row.get("content_hash") else "read",
+                                     "error_kind": "unexpected_error", "message": _utf8(message),
+                                     "family": None, "family_version": None}]})
+    return pa.RecordBatch.from_pylist(kept, schema=schema)
+
+
+def _utf8(text):
+    return None if text is None else str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # Hashes this pool process measured in the current task (one pool per task, so one set per task).
