@@ -88,8 +88,7 @@ def extract(sources: list[str], *, master: str | None = None, warehouse: str | N
             tables.ensure_schema(spark, families)
         except Exception as exc:  # the metastore could not be opened
             raise SparkUnavailable(_metastore_problem(warehouse_path, exc)) from None
-        dead = tables.fail_dead_runs(spark)
-        run_id = tables.start_run(spark, roots, __version__)
+        run_id, dead = tables.begin_run(spark, roots, __version__)
         run = SparkRun(spark, run_id, families, roots)
         try:
             run.execute(verify)

@@ -92,28 +92,29 @@ def _write_run(spark: "SparkSession", select_sql: str) -> None:
     _overwrite_partitions(spark, "load_runs", "run_id", select_sql)
 
 
-def fail_dead_runs(spark: "SparkSession") -> list[int]:
-    """Mark runs left 'running' by a process that died as failed (no other process holds the metastore)."""
-    dead = [r.run_id for r in spark.sql(f"select run_id from {SCHEMA}.load_runs where status = 'running'").collect()]
-    if dead:
-        _write_run(spark, f"""
-            select started_at, coalesce(finished_at, current_timestamp()), 'failed', sources, tool_version,
-                   {', '.join(LOAD_RUN_COUNTS)},
-                   'interrupted: the process ended before the run finished', run_id
-              from {SCHEMA}.load_runs where status = 'running'""")
-    return sorted(dead)
+def begin_run(spark: "SparkSession", sources: Sequence[str], tool_version: str) -> tuple[int, list[int]]:
+    """Start a run: (its run_id, the runs marked failed). One query and one write of raw.load_runs.
 
-
-def start_run(spark: "SparkSession", sources: Sequence[str], tool_version: str) -> int:
-    (run_id,) = spark.sql(f"select coalesce(max(run_id), 0) + 1 from {SCHEMA}.load_runs").first()
+    Runs left 'running' by a process that died are marked failed in the same
+    write (no other process holds the metastore, so none of them is alive).
+    """
+    row = spark.sql(f"""select coalesce(max(run_id), 0) + 1 as run_id,
+                               collect_list(case when status = 'running' then run_id end) as dead
+                          from {SCHEMA}.load_runs""").first()
+    run_id, dead = int(row.run_id), sorted(int(r) for r in row.dead)
     spark.createDataFrame([(list(sources), tool_version)], "sources array<string>, tool_version string") \
         .createOrReplaceTempView("new_run")
     _write_run(spark, f"""
+        select started_at, coalesce(finished_at, current_timestamp()), 'failed', sources, tool_version,
+               {', '.join(LOAD_RUN_COUNTS)},
+               'interrupted: the process ended before the run finished', run_id
+          from {SCHEMA}.load_runs where status = 'running'
+        union all
         select current_timestamp(), cast(null as timestamp), 'running', sources, tool_version,
                {', '.join('cast(null as bigint)' for _ in LOAD_RUN_COUNTS)}, cast(null as string),
-               cast({int(run_id)} as bigint)
+               cast({run_id} as bigint)
           from new_run""")
-    return int(run_id)
+    return run_id, dead
 
 
 def finish_run(spark: "SparkSession", run_id: int, status: str, counts: RunCounts,
