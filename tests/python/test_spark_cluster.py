@@ -8,7 +8,6 @@ must have run in the workers' executors, not in the driver.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 

@@ -32,6 +32,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
 from .. import __version__, plan
 from ..loader import RunSummary
 from ..measuring import MAX_FILE_BYTES

@@ -24,7 +24,7 @@ from ..plan import CONTENT_ERROR_STAGES, check_identifier
 from ..warehouse import RunCounts
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
     from ..metrics.base import MetricFamily
 
