@@ -16,7 +16,7 @@ import pytest
 from conftest import run_cli, write_jpeg
 from dbt_run import copy_project, run_dbt
 from spark_cluster import StandaloneCluster
-from test_spark_engine import SPARK_TIMEOUT_S, _spark_available, labels, parquet, rows  # noqa: F401
+from test_spark_engine import SPARK_DBT_TIMEOUT_S, SPARK_TIMEOUT_S, _spark_available, labels, parquet, rows  # noqa: F401
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -45,7 +45,7 @@ def on_cluster(tmp_path_factory, photos):
                           env=env, timeout=SPARK_TIMEOUT_S)
         assert extract.returncode == 0, extract.stderr[-3000:]
         code, dbt_out = run_dbt(project, Path("unused.duckdb"), "build", "--target", "spark", env=env,
-                               timeout=SPARK_TIMEOUT_S)
+                               timeout=SPARK_DBT_TIMEOUT_S)
         assert code == 0, dbt_out[-5000:]
         state = cluster.state()
         pids = cluster.pids()
