@@ -7,8 +7,8 @@ on local[2], the engine's walk and plan (SparkRun.discover and .plan, the SQL
 joins with the stat cache and the measured content) into an empty warehouse,
 and counts the files the plan would read. It prints the peak resident memory
 (VmHWM) of the driver's Python process and of its JVM (on local[N] the JVM is
-the executor too, so it also holds the listing's checkpoint: about 100 bytes a
-file), and the wall time of the walk and the plan. Nothing is measured.
+the executor too, so it also holds the listing's checkpoint and the plan's
+shuffles), and the wall time of the walk and the plan. Nothing is measured.
 """
 
 from __future__ import annotations
