@@ -59,16 +59,23 @@ photographs:
 	  || { echo "photographs: could not install $$missing (needs root or sudo and Debian's apt; PHOTOGRAPHS=skip uses only the shipped ones)"; exit 1; }; \
 	fi
 
-## train: rebuild the shipped model (seed, golden set, model card) bit for bit from fixed seeds
+## train: rebuild the shipped model (seed, golden set, model card) bit for bit. It is fitted on the real
+## development set (REALDEV: $$IMAGE_QUALITY_REALDEV, else ../shared/realdev; kept outside the repository),
+## which scores real photographs best (lab/training.py, FIT_ON_GENERATED_IMAGES). A machine without it fits
+## on the training generator's images instead, and says so: another model, another model_version.
+REALDEV ?= $(or $(IMAGE_QUALITY_REALDEV),$(wildcard ../shared/realdev))
+TRAIN_SET = $(if $(REALDEV),$(REALDEV),$(TRAIN_DIR)/images)
 train: $(STAMP) photographs
-	rm -rf $(TRAIN_DIR)
-	$(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 600 --seed 0 --photographs installed
-	$(BIN)/image-quality extract $(TRAIN_DIR)/images --db $(TRAIN_DIR)/train.duckdb --quiet
-	$(BIN)/image-quality train --labels $(TRAIN_DIR)/images/labels.csv --db $(TRAIN_DIR)/train.duckdb
+	rm -rf $(TRAIN_DIR) && mkdir -p $(TRAIN_DIR)
+	@[ -n "$(REALDEV)" ] || echo "train: no real set on this machine: fitting on the training generator's images"
+	[ -n "$(REALDEV)" ] || $(BIN)/image-quality demo-data $(TRAIN_DIR)/images --n 600 --seed 0 --photographs installed
+	$(BIN)/image-quality extract $(TRAIN_SET) --db $(TRAIN_DIR)/train.duckdb --quiet
+	$(BIN)/image-quality train --labels $(TRAIN_SET)/labels.csv --db $(TRAIN_DIR)/train.duckdb
 	$(BIN)/python bench/quality_eval.py --skip-generated --work $(TRAIN_DIR)/quality --model-card docs/quality_model.md
 
-## quality: the quality model's figures: leave-one-photo-out, the shipped model through dbt on a new set,
-## and on the validation generator's set (accuracy per class and size band)
+## quality: the quality model's figures: on the real development set leave-one-source-out (when this machine
+## has it; it says so when not), leave-one-photo-out on the generator, the shipped model through dbt on a new
+## generated set and on the validation generator's set (accuracy per class and size band)
 quality: $(STAMP) photographs
 	$(BIN)/python bench/quality_eval.py
 

@@ -46,7 +46,7 @@ def profile(paths: list[str]) -> dict[str, float]:
         timed("sha256", content_hash, data)
         timed("header (Pillow)", read_header, data)  # decode() reads it again below; subtracted there
         image = timed("decode to grey + resize to analysis size", decode, data)
-        image = AnalysisImage(image.header, image.grey)  # fresh caches: the shared steps timed alone
+        image = AnalysisImage(image.header, image.grey, image.decoded_grey, image.is_jpeg)  # fresh caches: the shared steps timed alone
         timed("shared: Sobel gradients", lambda: image.sobel)
         timed("shared: one octave down (pyrDown)", lambda: image.coarse)
         timed("shared: grey histogram", lambda: image.grey_histogram)

@@ -1,7 +1,15 @@
 """How good the quality model is, printed in one run (make quality).
 
-1. Leave-one-photo-out on the training set that `make train` generates (600
-   images, seed 0, every installed training photograph): each source photograph's images scored by a model fitted on
+0. The real set (image_quality.lab.real_photographs: camera photographs no one
+   here made, kept outside the repository), leave-one-source-out: each source
+   repository's photographs scored by a model of the shipped recipe (its
+   features and transforms, fitted on the other sources' photographs, and on
+   the training generator's images when training.FIT_ON_GENERATED_IMAGES) that
+   saw none of them; beside it the other recipes' accuracy. Accuracy, recall per class and size
+   band, confusion. When the set is absent this says so and goes on.
+1. Leave-one-photo-out on the training generator's set (600 images, seed 0,
+   every installed training photograph; what `make train` fits on when the
+   real set is absent): each source photograph's images scored by a model fitted on
    all the others; three-class accuracy, per-class AUC, confusion matrix.
 2. The shipped model (seeds/gaussian_nb_params.csv) applied by dbt to a
    separately generated set (another seed: other crops, sizes, strengths,
@@ -55,9 +63,70 @@ def main() -> None:
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
+    real = real_set_figures(args)
     if not args.skip_generated:
         training_generator_figures(args)
     validation_generator_figures(args)
+    if args.model_card and real is not None:
+        shipped_real, on_training_generator = real
+        card = args.model_card.read_text().rstrip("\n")
+        args.model_card.write_text(card + "\n\n## On real photographs (leave-one-source-out)\n\n"
+                                   "Camera photographs no one here made (`image_quality.lab.real_photographs`; "
+                                   "kept outside the repository, most carry no licence).\n\n"
+                                   + "\n".join(shipped_real.markdown_lines()) + "\n\n"
+                                   "## On the training generator\n\n"
+                                   f"The shipped model on the training generator's images (`image-quality demo-data "
+                                   f"--n {args.n} --seed {args.seed} --photographs installed`), scikit-learn's "
+                                   "predictions on the extracted features.\n\n"
+                                   + "\n".join(on_training_generator.markdown_lines()) + "\n")
+
+
+def real_set_figures(args):
+    """Part 0; returns the shipped recipe's figures, or None when the set is absent."""
+    from image_quality.lab import real_photographs
+    from image_quality.lab.training import (DEFAULT_FEATURES, FIT_ON_GENERATED_IMAGES, read_features,
+                                            read_labelled_groups, transform_features)
+
+    root = real_photographs.locate(REPO)
+    if root is None:
+        print(f"0. real set: absent on this machine (set ${real_photographs.REALDEV_ENV}, or place it at "
+              f"{REPO / real_photographs.DEFAULT_LOCATION}); its figures are skipped")
+        return None
+    photos = real_photographs.read_set(root)
+    real_db = args.work / "real.duckdb"
+    run("extract", str(root / "images"), "--db", str(real_db), "--quiet")
+    train_dir, train_db = args.work / "train", args.work / "train.duckdb"
+    if not train_db.exists():
+        run("demo-data", str(train_dir), "--n", str(args.n), "--seed", str(args.seed), "--photographs", "installed")
+        run("extract", str(train_dir), "--db", str(train_db), "--quiet")
+    names, transforms = list(DEFAULT_FEATURES), list(DEFAULT_FEATURES.values())
+    labelled = read_labelled_groups(str(train_dir / "labels.csv"))
+    found = read_features(str(train_db), [p for p, _, _ in labelled], names)
+    Xg = transform_features(np.array([found[p] for p, _, _ in labelled if p in found]), transforms)
+    yg = np.array([label for p, label, _ in labelled if p in found], dtype=object)
+    recipes = {"real": dict(generated=None), "real+generated": dict(generated=(Xg, yg)),
+               "generated": dict(generated=(Xg, yg), use_real=False)}
+    shipped_recipe = "real+generated" if FIT_ON_GENERATED_IMAGES else "real"
+    figures = {name: real_photographs.real_set_figures(str(real_db), photos, dict(DEFAULT_FEATURES), **kwargs)
+               for name, kwargs in recipes.items()}
+    shipped = figures[shipped_recipe]
+    print(f"0. the real set ({root}), leave-one-source-out, features {', '.join(names)}; "
+          f"the shipped model's recipe:")
+    print("\n".join("   " + line for line in shipped.text_lines()))
+    for name, other in figures.items():
+        if name != shipped_recipe:
+            ev = other.evaluation
+            print(f"   beside it, fitted on {other.fitted_on}: accuracy {ev.accuracy:.3f} ("
+                  + ", ".join(f"{c} {ev.accuracy_by_class[c]:.2f}" for c in ev.classes) + ")")
+    from image_quality.lab.evaluation import Evaluation
+    from image_quality.lab.training import load_gaussian_nb
+
+    model, _, _, _ = load_gaussian_nb(str(REPO / "seeds" / "gaussian_nb_params.csv"))
+    classes = [str(c) for c in model.classes_]
+    on_generator = Evaluation.from_probabilities(list(yg), model.predict_proba(Xg), classes)
+    print(f"   the shipped model on the training generator's {len(yg)} images: accuracy {on_generator.accuracy:.3f} ("
+          + ", ".join(f"{c} {on_generator.accuracy_by_class[c]:.2f}" for c in classes) + ")")
+    return shipped, on_generator
 
 
 def validation_generator_figures(args) -> None:
@@ -84,8 +153,9 @@ def training_generator_figures(args) -> None:
                                         read_labelled_groups, transform_features)
 
     train_dir, train_db = args.work / "train", args.work / "train.duckdb"
-    run("demo-data", str(train_dir), "--n", str(args.n), "--seed", str(args.seed), "--photographs", "installed")
-    run("extract", str(train_dir), "--db", str(train_db), "--quiet")
+    if not train_db.exists():  # part 0 made it already when the real set is here
+        run("demo-data", str(train_dir), "--n", str(args.n), "--seed", str(args.seed), "--photographs", "installed")
+        run("extract", str(train_dir), "--db", str(train_db), "--quiet")
     labelled = read_labelled_groups(str(train_dir / "labels.csv"))
     names, transforms = list(DEFAULT_FEATURES), list(DEFAULT_FEATURES.values())
     found = read_features(str(train_db), [p for p, _, _ in labelled], names)

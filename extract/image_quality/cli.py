@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--batch-files", type=_positive_int, default=500, metavar="N",
                        help="results committed per transaction (default 500; a killed run keeps whole batches)")
         p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+        add_time_limit(p)
+
+    def add_time_limit(p):
+        p.add_argument("--file-time-limit", type=_positive_float, default=60.0, metavar="SECONDS",
+                       help="wall seconds one file may take to measure; a file still measuring then is "
+                            "stopped and recorded as time_limit (default 60)")
 
     p = sub.add_parser("extract", help="measure new and changed images under SOURCE folders into the warehouse")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="folder (or image file) to scan")
@@ -99,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debounce", type=float, default=2.0, metavar="S",
                    help="quiet seconds after a change before a cycle starts (default 2)")
     p.add_argument("--project-dir", metavar="DIR", help="the dbt project (default as for run)")
+    add_time_limit(p)
     p.set_defaults(handler=_cmd_watch)
 
     p = sub.add_parser("demo-data", help="write a labelled demo set (sharp / blurry / moire) from shipped photographs")
@@ -125,7 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_evaluate)
 
     p = sub.add_parser("train", help="fit the Gaussian Naive Bayes model on labelled images and write the dbt seed")
-    p.add_argument("--labels", required=True, metavar="LABELS.csv", help="CSV with columns path,label")
+    p.add_argument("--labels", required=True, action="append", metavar="LABELS.csv",
+                   help="CSV with columns path (or file), label and optionally photo (or source_repo), the group "
+                        "left out together in validation; repeat to train on several sets")
     add_db(p)
     p.add_argument("--seed-csv", default="seeds/gaussian_nb_params.csv", metavar="PATH",
                    help="where to write the exported model (default seeds/gaussian_nb_params.csv); "
@@ -169,7 +178,8 @@ def _cmd_watch(args) -> int:
     try:
         watcher = Watcher(args.sources, db_path=db_path, project_dir=project_dir, interval=args.interval,
                           debounce=max(0.0, args.debounce), workers=args.workers,
-                          lock_timeout_s=args.lock_timeout, batch_files=args.batch_files)
+                          lock_timeout_s=args.lock_timeout, batch_files=args.batch_files,
+                          file_time_limit_s=args.file_time_limit)
         install_signal_handlers(watcher)
         watcher.log(f"watching {', '.join(watcher.roots)} -> {db_path}; SIGINT or SIGTERM stops after the current cycle")
         cycles = watcher.run()
@@ -182,7 +192,7 @@ def _cmd_watch(args) -> int:
 def _extract(args) -> "object":
     from . import warehouse
     from .sources import SourceError
-    from .loader import extract
+    from .loader import RunFailedError, extract
     from .progress import FileProgress, wants_progress
 
     db_path = warehouse.resolve_db_path(args.db)
@@ -190,8 +200,8 @@ def _extract(args) -> "object":
     try:
         summary = extract(args.sources, db_path=db_path, workers=args.workers, verify=args.verify,
                           lock_timeout_s=args.lock_timeout, batch_files=args.batch_files,
-                          progress=progress)
-    except (SourceError, warehouse.WarehouseLockedError, warehouse.WarehouseOpenError) as exc:
+                          progress=progress, file_time_limit_s=args.file_time_limit)
+    except (SourceError, warehouse.WarehouseLockedError, warehouse.WarehouseOpenError, RunFailedError) as exc:
         raise _ExpectedFailure(str(exc)) from None
     finally:
         progress.close()
@@ -343,8 +353,9 @@ def _cmd_train(args) -> int:
     from .lab.training import train_model
 
     db_path = warehouse.resolve_db_path(args.db)
-    if not os.path.isfile(args.labels):
-        raise _ExpectedFailure(f"labels file {args.labels} does not exist")
+    for labels in args.labels:
+        if not os.path.isfile(labels):
+            raise _ExpectedFailure(f"labels file {labels} does not exist")
     report = train_model(db_path, args.labels, args.seed_csv, model_card=args.model_card)
     for key, value in report.items():
         if isinstance(value, (list, tuple)) and len(value) > 5:

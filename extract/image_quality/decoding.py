@@ -1,25 +1,32 @@
 """From file bytes to the one decoded image every metric family measures.
 
-Resolution policy (version 2 of every family)
+Resolution policy (version 3 of every family)
 ---------------------------------------------
-A metric must mean the same for a photo at 800x600 and at 4032x3024, so every
-family measures an *analysis image*, not the stored pixels:
+A metric must mean the same for a photo at 800x600 and at 4032x3024, so most
+families measure an *analysis image*, not the stored pixels; one family reads
+the stored pixels themselves, in a few crops:
 
-* ``ANALYSIS_LONG_SIDE = 512``: an image whose longer side exceeds 512 px is
-  reduced, with area averaging (``cv2.INTER_AREA``), so that its longer side
-  is exactly 512 px (the shorter side rounded to the nearest pixel, at least
-  1). Blur is then judged as a viewer sees the photo in a feed or a flash
-  card, whatever the camera's pixel count; docs/METRICS.md has the measured
-  trade-off against 768 px (half the cost, a few points of accuracy).
-* Smaller images are never resampled: they are measured at their own size, so
-  a small image's aliasing (moire lives at the pixel scale) is never averaged
-  away, and ``analysis_width``/``analysis_height`` in ``raw.image_properties``
-  say so.
-* JPEGs are decoded straight to grey and to a reduced size when they are at
-  least twice the analysis size (libjpeg's DCT scaling by 1/2, 1/4 or 1/8, the
-  largest factor that keeps the longer side >= 512), then area-averaged to 512
-  on the grey plane only. libjpeg's other M/8 scales are slower and bias the
-  Laplacian, so they are not used. Other formats are decoded in full.
+* Every image is decoded once, at its full stored size, straight to grey
+  (``AnalysisImage.detail``, the *decoded plane*). A photo of a screen carries
+  the screen's pixel grid at the scale of the camera's own pixels; any
+  reduction (libjpeg's DCT scaling, area averaging) removes it, and on real
+  photographs of screens the crops' measure loses 4 to 10 points of accuracy
+  at half size (docs/METRICS.md). ``screen_texture`` reads this plane.
+* ``ANALYSIS_LONG_SIDE = 512``: the analysis image is the decoded plane
+  reduced in two steps, so that a photo and its half-size copy go through the
+  same filters: first averaged over k x k blocks, k the largest of 2, 4 or 8
+  that keeps the long side at least 512 px (the last rows and columns past a
+  multiple of k are dropped; what libjpeg's DCT scaling did in version 2), then
+  area-averaged (``cv2.INTER_AREA``) so that its longer side is exactly 512 px
+  (the shorter side from the header's size, rounded, at least 1).
+  Blur is then judged as a viewer sees the photo in a feed or a flash card,
+  whatever the camera's pixel count. Smaller images are never resampled: they
+  are measured at their own size (``analysis_width``/``analysis_height`` in
+  ``raw.image_properties`` say so).
+* The cost: a full decode is the benchmark's decode floor itself. Version 2
+  decoded large JPEGs reduced by libjpeg, which saved about a fifth of the
+  decode on a mixed collection (the entropy decoding, most of the work, is the
+  same at every scale) and lost the pixel scale.
 
 Grey: for a JPEG, the luma plane the file stores (libjpeg's grey output: the
 Y of its YCbCr, which encoders compute as ITU-R BT.601 luma, 0.299 R + 0.587 G
@@ -28,8 +35,7 @@ yields 8-bit BGR (16-bit samples are scaled to 8 bits, alpha is dropped,
 palettes are expanded, the first frame of an animation is used) and grey is
 ``cv2.cvtColor(bgr, COLOR_BGR2GRAY)``, the same BT.601 luma, exactly as the
 seed's scripts compute it. EXIF orientation is applied in both cases. No
-family measures colour: decoding chroma cost a third of a grey decode and no
-model feature used it (docs/METRICS.md, "Why grey only").
+family measures colour (docs/METRICS.md, "Why grey only").
 
 Decompression bombs: the header is read first (Pillow reads headers without
 decoding pixels) and an image above ``MAX_PIXELS`` is refused before any pixel
@@ -80,10 +86,28 @@ class ImageHeader:
 
 @dataclass(frozen=True)
 class AnalysisImage:
-    """One image at the analysis resolution: what every metric family measures."""
+    """One image at the analysis resolution: what every metric family measures.
+
+    ``decoded_grey`` is the grey plane at the full stored size, before area
+    averaging (None when it is ``grey`` itself): the pixel-scale detail that a
+    screen's grid leaves, which averaging to 512 px removes. ``is_jpeg`` says
+    whether it carries a JPEG's 8x8 block grid.
+    """
 
     header: ImageHeader
     grey: np.ndarray   # uint8, H x W, C-contiguous
+    decoded_grey: np.ndarray | None = None
+    is_jpeg: bool = False
+
+    @property
+    def detail(self) -> np.ndarray:
+        """The grey plane at its full stored size (see the module's policy): uint8, H x W."""
+        return self.grey if self.decoded_grey is None else self.decoded_grey
+
+    @property
+    def jpeg_block_period(self) -> float:
+        """The period, in ``detail`` pixels, of a JPEG's 8x8 block grid; 0 when there is none."""
+        return 8.0 if self.is_jpeg else 0.0
 
     @cached_property
     def grey_histogram(self) -> np.ndarray:
@@ -141,6 +165,10 @@ def read_header(data: bytes) -> ImageHeader:
         raise ImageError("bad_header", f"the image header cannot be read: {type(exc).__name__}: {exc}") from None
     if width <= 0 or height <= 0:
         raise ImageError("bad_header", f"the header claims an empty image ({width}x{height})")
+    width, height, channels, frames = int(width), int(height), int(channels), int(frames)
+    if frames > len(data):  # every frame takes bytes of its own: a larger count is a lie
+        raise ImageError("bad_header", f"the header claims {frames:,} frames, more than a "
+                                       f"{len(data):,}-byte file can hold")
     if width * height > MAX_PIXELS:
         raise ImageError(
             "too_many_pixels",
@@ -172,7 +200,8 @@ def _exif_orientation(img) -> int:
 
 
 def jpeg_reduction(long_side: int, target: int = ANALYSIS_LONG_SIDE) -> int:
-    """The largest libjpeg scale denominator (1, 2, 4, 8) that keeps long_side / d >= target."""
+    """The largest libjpeg scale denominator (1, 2, 4, 8) that keeps long_side / d >= target
+    (the report's previews decode reduced; no metric does)."""
     for denominator in (8, 4, 2):
         if long_side // denominator >= target:
             return denominator
@@ -212,10 +241,6 @@ def _png_chunk_overruns(data: bytes) -> bool:
     return False
 
 
-_REDUCED_GREY_FLAGS = {2: "IMREAD_REDUCED_GRAYSCALE_2", 4: "IMREAD_REDUCED_GRAYSCALE_4",
-                       8: "IMREAD_REDUCED_GRAYSCALE_8"}
-
-
 def _guarded(data: bytes) -> ImageHeader:
     """The header, once the bytes pass the bomb guard and the truncation checks."""
     header = read_header(data)
@@ -237,7 +262,7 @@ def _decoded(buffer: np.ndarray, flags: int, header: ImageHeader) -> np.ndarray:
 
 def _resized(pixels: np.ndarray, header: ImageHeader, long_side: int) -> np.ndarray:
     """Area-averaged to ``long_side``, the size following the header's (displayed) size, so that a
-    reduced decode, whose sides libjpeg rounds up, gives the same size as a full one."""
+    reduced decode (the previews'), whose sides libjpeg rounds up, gives the same size as a full one."""
     import cv2
 
     target = analysis_size(header.width, header.height, long_side)
@@ -248,25 +273,35 @@ def _resized(pixels: np.ndarray, header: ImageHeader, long_side: int) -> np.ndar
     return pixels
 
 
+def _box_reduced(plane: np.ndarray) -> np.ndarray:
+    """The plane averaged over k x k blocks, k the largest of 2, 4, 8 that keeps its long side at
+    least ``ANALYSIS_LONG_SIDE`` (the rows and columns past a multiple of k dropped); itself when k = 1."""
+    import cv2
+
+    h, w = plane.shape[:2]
+    k = jpeg_reduction(max(h, w))
+    if k == 1:
+        return plane
+    return cv2.resize(plane[:h - h % k, :w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)
+
+
 def decode(data: bytes) -> AnalysisImage:
     """Decode the bytes once, to grey at the analysis resolution (see the module's policy)."""
     import cv2
 
     header = _guarded(data)
     buffer = np.frombuffer(data, dtype=np.uint8)
-    if header.format in JPEG_FORMATS:
-        reduction = jpeg_reduction(max(header.width, header.height))
-        flags = getattr(cv2, _REDUCED_GREY_FLAGS[reduction]) if reduction > 1 else cv2.IMREAD_GRAYSCALE
-    else:
-        flags = cv2.IMREAD_COLOR
+    is_jpeg = header.format in JPEG_FORMATS
     try:
-        pixels = _decoded(buffer, flags, header)
-        grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+        pixels = _decoded(buffer, cv2.IMREAD_GRAYSCALE if is_jpeg else cv2.IMREAD_COLOR, header)
+        decoded = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
         del pixels
-        grey = _resized(grey, header, ANALYSIS_LONG_SIDE)
+        decoded = np.ascontiguousarray(decoded)
+        grey = np.ascontiguousarray(_resized(_box_reduced(decoded), header, ANALYSIS_LONG_SIDE))
     except cv2.error as exc:
         raise ImageError("decode_failed", f"the decoder failed: {str(exc).strip().splitlines()[-1]}") from None
-    return AnalysisImage(header=header, grey=np.ascontiguousarray(grey))
+    return AnalysisImage(header=header, grey=grey, decoded_grey=None if grey is decoded else decoded,
+                         is_jpeg=is_jpeg)
 
 
 def decode_preview(data: bytes, long_side: int) -> np.ndarray:

@@ -24,6 +24,7 @@ instant leaves whole batches only, and the next run starts where it stopped
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from typing import Iterable, Iterator
 
 from . import __version__, warehouse
 from .sources import FoundFile, Walk, check_sources, walk_sources
-from .measuring import FileResult, FileTask
+from .measuring import FileError, FileResult, FileTask
 from .metrics import all_families, families_by_name
 
 # A file the walk found but that was gone, or no longer a regular file, when
@@ -75,8 +76,14 @@ class NoProgress:
 
 def extract(sources: list[str], *, db_path: str, workers: int | None = None, verify: bool = False,
             lock_timeout_s: float = warehouse.DEFAULT_LOCK_TIMEOUT_S,
-            batch_files: int = WRITE_BATCH_FILES, progress=None) -> RunSummary:
-    """Run one load run; raises SourceError / warehouse errors when it cannot start."""
+            batch_files: int = WRITE_BATCH_FILES, progress=None,
+            file_time_limit_s: float | None = None) -> RunSummary:
+    """Run one load run; raises SourceError / warehouse errors when it cannot start.
+
+    ``file_time_limit_s``: wall seconds one file may take to measure (default
+    ``parallel.DEFAULT_FILE_TIME_LIMIT_S``); a file still measuring then is
+    stopped and recorded as ``time_limit``.
+    """
     started = time.monotonic()
     roots = check_sources(sources)
     from .parallel import start_worker_server
@@ -89,9 +96,13 @@ def extract(sources: list[str], *, db_path: str, workers: int | None = None, ver
         dead = warehouse.fail_dead_runs(con)
         run_id = warehouse.start_run(con, roots, __version__)
         run = _LoadRun(con, run_id, families, workers or default_workers(), batch_files,
-                       progress or NoProgress())
+                       progress or NoProgress(), file_time_limit_s)
         try:
             run.execute(roots, verify)
+        except Exception as exc:
+            _mark_failed(con, run_id, exc)
+            raise RunFailedError(f"run {run_id} failed: {_first_line(exc)}; the batches it committed "
+                                 f"are kept and the next run resumes") from exc
         except BaseException as exc:
             _mark_failed(con, run_id, exc)
             raise
@@ -100,11 +111,12 @@ def extract(sources: list[str], *, db_path: str, workers: int | None = None, ver
         con.close()
 
 
+class RunFailedError(RuntimeError):
+    """A run that started could not finish (the database failed: disk full, I/O); it is marked failed."""
+
+
 def _mark_failed(con, run_id: int, exc: BaseException) -> None:
-    try:
-        con.execute("rollback")
-    except Exception:
-        pass
+    warehouse.rollback_quietly(con)
     try:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         warehouse.finish_run(con, run_id, "failed", reason[:2000])
@@ -113,7 +125,10 @@ def _mark_failed(con, run_id: int, exc: BaseException) -> None:
 
 
 class _LoadRun:
-    def __init__(self, con, run_id, families, workers, batch_files, progress):
+    def __init__(self, con, run_id, families, workers, batch_files, progress, file_time_limit_s=None):
+        from .parallel import DEFAULT_FILE_TIME_LIMIT_S
+
+        self.file_time_limit_s = file_time_limit_s or DEFAULT_FILE_TIME_LIMIT_S
         self.con = con
         self.run_id = run_id
         self.families = families
@@ -135,8 +150,12 @@ class _LoadRun:
         self._complete_content()
         warehouse.forget_discovered(self.con, self._vanished)
         self.con.execute("begin")
-        self.counts.paths_removed = warehouse.close_removed_paths(
-            self.con, self.run_id, roots, walk.unreadable_folders)
+        removed = warehouse.close_removed_paths(
+            self.con, self.run_id, roots, walk.unreadable_folders,
+            [p.path for p in walk.problems if p.kind == "unreadable_file"])
+        self.counts.paths_removed = removed.paths_removed
+        self.counts.paths_added -= removed.added_withdrawn
+        self.counts.paths_changed -= removed.changed_withdrawn
         warehouse.update_run_counts(self.con, self.run_id, self.counts)
         warehouse.finish_run(self.con, self.run_id, "succeeded")
         self.con.execute("commit")
@@ -168,23 +187,47 @@ class _LoadRun:
                 yield FileTask(path, hash_only=bool(size_shared))
 
     def _complete_content(self) -> None:
+        """Measure content that lacks a family, through any readable path that holds it.
+
+        Each hash is read through one path first; if that read fails or finds other
+        bytes (the file unreadable, gone or changed since it was hashed), the next
+        path holding the hash is tried, until one gives the bytes or none is left.
+        """
         tasks = []
         for rows in warehouse.iter_stale_content(self.con, self.families):
             for content_hash, path, source_root, family_names in rows:
                 self._source_root[path] = source_root
                 tasks.append(FileTask(path, families=tuple(family_names), expected_hash=content_hash))
-        if tasks:
+        tried: dict[str, set[str]] = {}
+        while tasks:
+            wanted = {t.path: t for t in tasks}
+            for t in tasks:
+                tried.setdefault(t.expected_hash, set()).add(t.path)
+            missed: dict[str, FileTask] = {}
+
+            def note(result: FileResult) -> None:
+                task = wanted.get(result.path)
+                if task is not None and result.content_hash != task.expected_hash:
+                    missed[task.expected_hash] = task
+
             self.progress.add_total(len(tasks))
-            self._run_tasks(tasks)
+            self._run_tasks(tasks, note)
+            tasks = []
+            for content_hash, path, source_root in warehouse.other_paths_holding(
+                    self.con, {h: tried[h] for h in missed}):
+                self._source_root[path] = source_root
+                tasks.append(FileTask(path, families=missed[content_hash].families, expected_hash=content_hash))
 
     # -- running and writing ------------------------------------------------------------
 
-    def _run_tasks(self, tasks: Iterable[FileTask]) -> None:
+    def _run_tasks(self, tasks: Iterable[FileTask], note=None) -> None:
         from .parallel import MeasuringPool
 
         prefixes = warehouse.known_hash_prefixes(self.con, self.families)
-        with MeasuringPool(self.workers, prefixes) as pool:
+        with MeasuringPool(self.workers, prefixes, self.file_time_limit_s) as pool:
             for result in pool.run(tasks):
+                if note is not None:
+                    note(result)
                 self._pending.append(result)
                 self.progress.update(1)
                 if (len(self._pending) >= self.batch_files
@@ -195,22 +238,53 @@ class _LoadRun:
     def _flush(self) -> None:
         results, self._pending = self._pending, []
         self._last_flush = time.monotonic()
-        if not results:
-            return
+        if results:
+            self._write(results)
+
+    def _write(self, results: list[FileResult]) -> None:
+        """Commit ``results`` in one transaction; a row the database refuses costs its own file only.
+
+        A batch refused for its data (a value out of range, a key conflict) is
+        written again file by file, and a file that still cannot be written is
+        recorded as a ``write_failed`` error row instead. Errors of the database
+        itself (disk full, I/O) are not about one file and stop the run.
+        """
+        import duckdb
+
+        saved = dataclasses.replace(self.counts)
+        try:
+            self._write_batch(results)
+        except _row_errors() as exc:
+            self.counts = saved
+            if len(results) > 1:
+                for result in results:
+                    self._write([result])
+                return
+            failed = results[0]
+            self._write_batch([FileResult(
+                failed.path, content_hash=failed.content_hash, errors=[FileError(
+                    "write", "write_failed",
+                    f"the database refused this file's rows: {type(exc).__name__}: {_first_line(exc)}")])])
+        except duckdb.Error:
+            self.counts = saved
+            raise
+        for r in results:
+            self._source_root.pop(r.path, None)
+
+    def _write_batch(self, results: list[FileResult]) -> None:
         by_name = families_by_name()
         family_rows = {family: warehouse.Batch({**_FAMILY_KEY_COLUMNS, **family.columns})
                        for family in self.families}
         observed = warehouse.Batch(_OBSERVED_COLUMNS)
         errors = warehouse.Batch(_ERROR_COLUMNS)
+        vanished = []
         for r in results:
             self.counts.files_read += r.content_hash is not None
             self.counts.images_decoded += r.decoded
-            if r.content_hash is not None:
-                observed.append({"path": r.path, "source_root": self._source_root.pop(r.path),
+            if r.content_hash is not None and not any(e.stage == "write" for e in r.errors):
+                observed.append({"path": r.path, "source_root": self._source_root[r.path],
                                  "content_hash": r.content_hash, "size_bytes": r.size_bytes,
                                  "mtime_ns": r.mtime_ns, "etag": r.etag, "version_id": r.version_id})
-            else:
-                self._source_root.pop(r.path, None)
             for name, values in r.rows.items():
                 family_rows[by_name[name]].append(
                     {"content_hash": r.content_hash, "metric_version": by_name[name].version,
@@ -218,13 +292,25 @@ class _LoadRun:
             if r.errors:
                 self.counts.files_failed += 1
             if any(e.stage == "read" and e.error_kind in _GONE_KINDS for e in r.errors):
-                self._vanished.append(r.path)
+                vanished.append(r.path)
             for e in r.errors:
                 errors.append({"path": r.path, "content_hash": r.content_hash, "stage": e.stage,
                                "family": e.family, "family_version": e.family_version,
                                "error_kind": e.error_kind, "message": e.message})
         warehouse.write_batch(self.con, run_id=self.run_id, family_rows=family_rows,
                               observed=observed, errors=errors, counts=self.counts)
+        self._vanished.extend(vanished)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:1000]
+
+
+def _row_errors() -> tuple:
+    import duckdb
+
+    return (duckdb.ConversionException, duckdb.ConstraintException, duckdb.InvalidInputException,
+            duckdb.OutOfRangeException, duckdb.TypeMismatchException)
 
 
 def _batched(items: Iterable, n: int) -> Iterator[list]:

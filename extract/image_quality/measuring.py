@@ -12,6 +12,10 @@ the result carries rows and errors back to the loader.
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,17 +28,26 @@ from .sources import MAX_FILE_BYTES, ReadError  # noqa: F401  (MAX_FILE_BYTES: t
 # Sorted uint64 prefixes of content hashes that need no computing, set once per
 # worker by the pool initializer (see warehouse.known_hash_prefixes).
 _known_prefixes: np.ndarray = np.zeros(0, dtype=np.uint64)
+# In a worker: where the C decoders' own messages go while a file decodes, and the real stderr.
+_library_log = None
+_stderr_fd: int | None = None
 
 
 def init_worker(known_prefixes: np.ndarray, reader_state: dict | None = None) -> None:
     """Pool initializer: one OpenCV thread per process (the pool is the parallelism).
 
     OpenCV's own log lines are silenced: every file it cannot read becomes a row
-    in ``raw.extract_errors``, so they would only repeat it on the terminal.
+    in ``raw.extract_errors``, so they would only repeat it on the terminal. So
+    are libpng's and libjpeg's warnings ("libpng warning: iCCP: ...", "Corrupt
+    JPEG data: ..."), which those libraries write straight to file descriptor 2:
+    while a file decodes, that descriptor points at a scratch file, emptied after.
     """
     import cv2
 
-    global _known_prefixes
+    global _known_prefixes, _library_log, _stderr_fd
+    if _library_log is None:
+        _library_log = tempfile.TemporaryFile()
+        _stderr_fd = os.dup(2)
     cv2.setNumThreads(1)
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     _known_prefixes = known_prefixes
@@ -143,7 +156,8 @@ def set_stat(result: FileResult, st: "sources.ObjectStat") -> None:
 def measure_bytes(data: bytes, families, result: FileResult) -> None:
     """Decode ``data`` once and compute each family into ``result``."""
     try:
-        image = decode(data)
+        with _library_messages_dropped():
+            image = decode(data)
     except ImageError as exc:
         result.errors.append(FileError("decode", exc.kind, str(exc)))
         return
@@ -153,10 +167,78 @@ def measure_bytes(data: bytes, families, result: FileResult) -> None:
     result.decoded = True
     for family in families:
         try:
-            result.rows[family.name] = family.calculate(image)
+            values = family.calculate(image)
         except Exception as exc:  # one family failing must not lose the others
             result.errors.append(FileError(
                 "metric", "metric_failed", f"{type(exc).__name__}: {exc}", family.name, family.version))
+            continue
+        try:
+            result.rows[family.name] = typed_row(family, values)
+        except ValueError as exc:  # a value its column cannot hold must not fail the batch it is written in
+            result.errors.append(FileError("metric", "value_out_of_range", str(exc), family.name, family.version))
+
+
+# The range each integer SQL type holds: a value outside it would fail the whole batch's insert.
+_INTEGER_RANGES = {"integer": (-2**31, 2**31 - 1), "bigint": (-2**63, 2**63 - 1)}
+
+
+def typed_row(family, values: dict) -> dict:
+    """``values`` as the Python types of the family's declared columns, every one checked to fit.
+
+    Raises ValueError naming the first column whose value its SQL type cannot hold
+    (an integer out of range, a string that is not valid UTF-8, a wrong type).
+    """
+    row = {}
+    for column, sql_type in family.columns.items():
+        value = values.get(column)
+        if value is not None:
+            value = _typed(value, sql_type, f"{family.name}.{column}")
+        row[column] = value
+    return row
+
+
+def _typed(value, sql_type: str, name: str):
+    try:
+        if sql_type in _INTEGER_RANGES:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise TypeError
+            low, high = _INTEGER_RANGES[sql_type]
+            if not low <= int(value) <= high:
+                raise ValueError(f"{name} = {int(value)} does not fit its column's type {sql_type} "
+                                 f"({low:,} to {high:,})")
+            return int(value)
+        if sql_type == "double":
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError
+            return float(value)
+        if sql_type == "boolean":
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError
+            return bool(value)
+        if sql_type == "varchar":
+            if not isinstance(value, str):
+                raise TypeError
+            value.encode("utf-8")  # a lone surrogate cannot be stored
+            return value
+    except (TypeError, UnicodeEncodeError):
+        raise ValueError(f"{name} = {value!r:.80} is not a {sql_type}") from None
+    raise ValueError(f"{name}: unknown column type {sql_type}")
+
+
+@contextmanager
+def _library_messages_dropped():
+    """In a worker, what C libraries write to stderr meanwhile is dropped (see init_worker)."""
+    if _library_log is None:
+        yield
+        return
+    sys.stderr.flush()
+    os.dup2(_library_log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(_stderr_fd, 2)
+        _library_log.seek(0)
+        _library_log.truncate()
 
 
 def measure_chunk(tasks: list[FileTask]) -> list[FileResult]:

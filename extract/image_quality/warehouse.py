@@ -2,7 +2,9 @@
 
 The loader owns schema ``raw``. Nothing in ``raw`` is ever deleted: load runs,
 path history intervals, metric rows (one per content hash and family version)
-and extract errors are appended; a path's interval is closed, never removed.
+and extract errors are appended; a path's interval is closed, never removed
+(except one the same run opened and found gone: see ``close_removed_paths``).
+Opening the file, and waiting for another writer, is ``connection``'s job.
 The only table updated in place is ``raw.stat_cache``, which is an index (as
 git's index is) and not history.
 
@@ -13,13 +15,13 @@ ever formatted into a statement.
 
 from __future__ import annotations
 
-import os
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 
 from . import plan
+from .connection import (DB_ENV_VAR, DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S,  # noqa: F401  (the warehouse's face)
+                         WarehouseLockedError, WarehouseOpenError, connect, resolve_db_path)
 from .plan import CONTENT_ERROR_STAGES  # noqa: F401  (where it was defined before plan.py)
 from .plan import check_identifier as _check_identifier
 
@@ -29,9 +31,6 @@ if TYPE_CHECKING:  # imported lazily at run time so `--help` stays fast
     from .metrics.base import MetricFamily
 
 SCHEMA = "raw"
-DEFAULT_DB = "warehouse.duckdb"
-DB_ENV_VAR = "IMAGE_QUALITY_DB"
-DEFAULT_LOCK_TIMEOUT_S = 60.0
 
 CORE_DDL = f"""
 create schema if not exists {SCHEMA};
@@ -103,55 +102,6 @@ alter table {SCHEMA}.files add column if not exists etag varchar;
 alter table {SCHEMA}.files add column if not exists version_id varchar;
 alter table {SCHEMA}.stat_cache add column if not exists etag varchar;
 """
-
-
-class WarehouseLockedError(RuntimeError):
-    """Another process holds the DuckDB write lock for longer than we wait."""
-
-
-class WarehouseOpenError(RuntimeError):
-    """The database file cannot be opened or created."""
-
-
-def resolve_db_path(cli_value: str | None) -> str:
-    """--db wins, then $IMAGE_QUALITY_DB, then warehouse.duckdb in the working directory."""
-    return cli_value or os.environ.get(DB_ENV_VAR) or DEFAULT_DB
-
-
-def _is_lock_conflict(exc: Exception) -> bool:
-    text = str(exc)
-    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
-
-
-def connect(db_path: str, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
-            read_only: bool = False) -> "duckdb.DuckDBPyConnection":
-    """Open the warehouse, waiting up to ``lock_timeout_s`` for another writer to finish."""
-    import duckdb
-
-    parent = os.path.dirname(os.path.abspath(db_path))
-    if not os.path.isdir(parent):
-        raise WarehouseOpenError(f"cannot open database {db_path}: folder {parent} does not exist")
-    if read_only and not os.path.exists(db_path):
-        raise WarehouseOpenError(f"no database at {db_path}: run `image-quality extract` first")
-    deadline = time.monotonic() + lock_timeout_s
-    delay = 0.05
-    while True:
-        try:
-            return duckdb.connect(db_path, read_only=read_only)
-        except duckdb.IOException as exc:
-            if not _is_lock_conflict(exc):
-                raise WarehouseOpenError(f"cannot open database {db_path}: {_first_line(exc)}") from exc
-            if time.monotonic() >= deadline:
-                raise WarehouseLockedError(
-                    f"database {db_path} is in use by another process (an extract or dbt run) "
-                    f"and stayed locked for {lock_timeout_s:g} s; try again when it has finished"
-                ) from exc
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def family_table_ddl(family: "MetricFamily") -> str:
@@ -382,6 +332,29 @@ def iter_stale_content(con: "duckdb.DuckDBPyConnection", families: Sequence["Met
     yield from _pages(con, "stale_plan", page_rows)
 
 
+def other_paths_holding(con: "duckdb.DuckDBPyConnection",
+                        tried: Mapping[str, Iterable[str]]) -> list[tuple[str, str, str]]:
+    """For each content hash in ``tried``, one present, unchanged path holding it that is not among
+    the paths already tried: (content_hash, path, source_root); hashes with none left are absent."""
+    pairs = [(h, p) for h, paths_tried in tried.items() for p in paths_tried]
+    if not pairs:
+        return []
+    with _batch_table(con, "tried_paths", Batch.of({"content_hash": ("varchar", [h for h, _ in pairs]),
+                                                   "path": ("varchar", [p for _, p in pairs])})):
+        return con.execute(
+            f"""with {plan.unchanged_cte(SCHEMA)},
+                next_path as (
+                    select u.content_hash, min(u.path) as path
+                      from unchanged u
+                     where u.content_hash in (select content_hash from tried_paths)
+                       and not exists (select 1 from tried_paths t
+                                        where t.content_hash = u.content_hash and t.path = u.path)
+                     group by u.content_hash)
+                select n.content_hash, n.path, d.source_root
+                  from next_path n join discovered d on d.path = n.path
+                 order by n.path""").fetchall()
+
+
 # --- batch writes ----------------------------------------------------------------
 
 
@@ -420,9 +393,21 @@ def write_batch(con: "duckdb.DuckDBPyConnection", *, run_id: int,
         update_run_counts(con, run_id, counts)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback_quietly(con)
         raise
     return added, changed
+
+
+def rollback_quietly(con: "duckdb.DuckDBPyConnection") -> None:
+    """Roll back after a failure, keeping the failure's own exception the one that is raised.
+
+    DuckDB may already have ended the transaction (an I/O error such as a full
+    disk does); its "no transaction is active" must not replace the real cause.
+    """
+    try:
+        con.execute("rollback")
+    except Exception:
+        pass
 
 
 def _record_observed(con: "duckdb.DuckDBPyConnection", run_id: int, observed: "Batch") -> tuple[int, int, int]:
@@ -430,29 +415,39 @@ def _record_observed(con: "duckdb.DuckDBPyConnection", run_id: int, observed: "B
         return 0, 0, 0
     with _batch_table(con, "observed_batch", observed):
         # Paths whose current content differs from what they held (or that are new).
+        # opened_now: the open interval began in this very run (the file changed between two
+        # reads of one run, e.g. hashed, then read again to measure): the later read replaces it.
         con.execute(
             f"""create or replace temp table observed_delta as
                 select o.path, o.source_root, o.content_hash, o.size_bytes, o.mtime_ns,
-                       o.etag, o.version_id, f.content_hash is not null as had_content
+                       o.etag, o.version_id, f.content_hash is not null as had_content,
+                       coalesce(f.valid_from_run = ?, false) as opened_now
                   from observed_batch o
                   left join {SCHEMA}.files f on f.path = o.path and f.valid_to_run is null
-                 where f.content_hash is null or f.content_hash <> o.content_hash""")
+                 where f.content_hash is null or f.content_hash <> o.content_hash""", [run_id])
         added, changed, new_content = con.execute(
             f"""select count(*) filter (where not had_content),
-                       count(*) filter (where had_content),
+                       count(*) filter (where had_content and not opened_now),
                        count(distinct content_hash) filter (
                            where content_hash not in (select content_hash from {SCHEMA}.files))
                   from observed_delta""").fetchone()
         con.execute(
+            f"""update {SCHEMA}.files f
+                   set content_hash = d.content_hash, size_bytes = d.size_bytes, mtime_ns = d.mtime_ns,
+                       etag = d.etag, version_id = d.version_id
+                  from observed_delta d
+                 where f.path = d.path and f.valid_to_run is null and d.opened_now""")
+        con.execute(
             f"""update {SCHEMA}.files f set valid_to_run = ?
                   from observed_delta d
-                 where f.path = d.path and f.valid_to_run is null and d.had_content""", [run_id])
+                 where f.path = d.path and f.valid_to_run is null and d.had_content
+                   and not d.opened_now""", [run_id])
         con.execute(
             f"""insert into {SCHEMA}.files
                 (path, source_root, content_hash, size_bytes, mtime_ns, etag, version_id,
                  valid_from_run, valid_to_run)
                 select path, source_root, content_hash, size_bytes, mtime_ns, etag, version_id, ?, null
-                  from observed_delta""", [run_id])
+                  from observed_delta where not opened_now""", [run_id])
         con.execute(
             f"""insert or replace into {SCHEMA}.stat_cache
                 (path, content_hash, size_bytes, mtime_ns, checked_run, etag)
@@ -461,28 +456,54 @@ def _record_observed(con: "duckdb.DuckDBPyConnection", run_id: int, observed: "B
     return int(added), int(changed), int(new_content)
 
 
+@dataclass
+class Removed:
+    """What closing the paths this run did not find did to the run's counts."""
+
+    paths_removed: int = 0
+    added_withdrawn: int = 0     # opened by this run, gone before it ended: no longer counted as added
+    changed_withdrawn: int = 0   # ... a change of this run that ended as a removal
+
+
 def close_removed_paths(con: "duckdb.DuckDBPyConnection", run_id: int, roots: Sequence[str],
-                        unreadable_dirs: Sequence[str]) -> int:
+                        unreadable_dirs: Sequence[str], unreadable_files: Sequence[str] = ()) -> Removed:
     """Close the interval of every path under ``roots`` that this run did not find.
 
-    Paths under a folder the walk could not list are left open: absence of
-    evidence is not removal. Runs in one transaction with the run's last counts.
+    Paths under a folder the walk could not list, and files it found but could
+    not stat, are left open: absence of evidence is not removal. An interval
+    this same run opened (a file hashed, then gone when read again to measure)
+    is withdrawn rather than closed: [N, N) would claim the path held it for no
+    run at all. Runs in one transaction with the run's last counts.
     """
     with _batch_table(con, "scan_roots", Batch.of({"root": ("varchar", [_dir_prefix(r) for r in roots])})), \
-            _batch_table(con, "blind_dirs", Batch.of({"root": ("varchar", [_dir_prefix(d) for d in unreadable_dirs])})):
+            _batch_table(con, "blind_dirs", Batch.of({"root": ("varchar", [_dir_prefix(d) for d in unreadable_dirs])})), \
+            _batch_table(con, "blind_files", Batch.of({"path": ("varchar", list(unreadable_files))})):
         con.execute(
             f"""create or replace temp table removed_paths as
-                select f.path from {SCHEMA}.files f
+                select f.path, f.valid_from_run = ? as opened_now,
+                       exists (select 1 from {SCHEMA}.files g
+                                where g.path = f.path and g.valid_to_run = ?) as closed_now
+                  from {SCHEMA}.files f
                  where f.valid_to_run is null
                    and exists (select 1 from scan_roots r where starts_with(f.path, r.root))
                    and not exists (select 1 from blind_dirs b where starts_with(f.path, b.root))
-                   and f.path not in (select path from discovered)""")
-        (removed,) = con.execute("select count(*) from removed_paths").fetchone()
+                   and f.path not in (select path from blind_files)
+                   and f.path not in (select path from discovered)""", [run_id, run_id])
+        removed, added_withdrawn, changed_withdrawn = con.execute(
+            """select count(*) filter (where not opened_now or closed_now),
+                      count(*) filter (where opened_now and not closed_now),
+                      count(*) filter (where opened_now and closed_now)
+                 from removed_paths""").fetchone()
         con.execute(
             f"""update {SCHEMA}.files set valid_to_run = ?
-                 where valid_to_run is null and path in (select path from removed_paths)""", [run_id])
+                 where valid_to_run is null
+                   and path in (select path from removed_paths where not opened_now)""", [run_id])
+        con.execute(
+            f"""delete from {SCHEMA}.files
+                 where valid_to_run is null and valid_from_run = ?
+                   and path in (select path from removed_paths where opened_now)""", [run_id])
         con.execute("drop table removed_paths")
-    return int(removed)
+    return Removed(int(removed or 0), int(added_withdrawn or 0), int(changed_withdrawn or 0))
 
 
 def _dir_prefix(path: str) -> str:
@@ -540,5 +561,10 @@ def _batch_table(con: "duckdb.DuckDBPyConnection", name: str, batch: Batch) -> I
                 list(batch.values.values()))
     try:
         yield
-    finally:
-        con.execute(f"drop table if exists {_check_identifier(name)}")
+    except BaseException:
+        try:  # in an aborted transaction the drop fails too: the error that aborted it is the one to raise
+            con.execute(f"drop table if exists {_check_identifier(name)}")
+        except Exception:
+            pass
+        raise
+    con.execute(f"drop table if exists {_check_identifier(name)}")

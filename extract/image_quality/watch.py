@@ -43,7 +43,8 @@ class Watcher:
 
     def __init__(self, source_list: list[str], *, db_path: str, project_dir: Path, interval: float = 10.0,
                  debounce: float = 2.0, workers: int | None = None, lock_timeout_s: float = 5.0,
-                 batch_files: int = 500, log: Callable[[str], None] | None = None):
+                 batch_files: int = 500, log: Callable[[str], None] | None = None,
+                 file_time_limit_s: float | None = None):
         self.sources = list(source_list)
         self.roots = sources.check_sources(self.sources)   # SourceError: the watch cannot start
         self.db_path = db_path
@@ -53,6 +54,7 @@ class Watcher:
         self.workers = workers
         self.lock_timeout_s = lock_timeout_s
         self.batch_files = batch_files
+        self.file_time_limit_s = file_time_limit_s
         self.log = log or _print_line
         self.cycles = 0
         self._stopping = threading.Event()
@@ -63,6 +65,10 @@ class Watcher:
         self._retry_at = 0.0
         self._listings: dict[str, object] = {}
         self._observer = None
+        self._handler = None
+        self._watches: dict[tuple, object] = {}       # (real path, device, inode) -> watchdog's watch
+        self._watch_kinds: dict[tuple, bool] = {}     # ... -> recursive
+        self._watched_once = False
 
     # -- what starts a cycle -----------------------------------------------------------
 
@@ -94,18 +100,45 @@ class Watcher:
             from watchdog.observers import Observer
         except ImportError:
             raise sources.SourceError("watching folders needs watchdog: pip install 'image-quality[watch]'") from None
-        from . import paths
 
-        handler = _FolderEvents(self.changed)
+        self._handler = _FolderEvents(self.changed)
         self._observer = Observer()
-        for root in folders:
-            os_root = paths.to_os(root)
-            if os.path.isdir(os_root):
-                self._observer.schedule(handler, os.fsdecode(os_root), recursive=True)
-            else:  # an image file given as a source: watch its folder
-                self._observer.schedule(handler, os.fsdecode(os.path.dirname(os_root)), recursive=False)
         self._observer.daemon = True
         self._observer.start()
+        self._refresh_watches(full=True)
+
+    def _refresh_watches(self, full: bool) -> None:
+        """Watch what the sources are now: each folder as it is (a folder deleted and made again is
+        another folder to the kernel), and with ``full`` every folder a symlink under them leads to,
+        as ``extract`` follows them. A new watch is a change: files may have come before it."""
+        if self._observer is None:
+            return
+        wanted = {}
+        for root in self.roots:
+            if not sources.s3.is_s3(root):
+                wanted.update(_folders_to_watch(root, follow_links=full))
+        if not full:   # keep the linked folders found by the last full look
+            wanted.update({key: recursive for key, recursive in self._watch_kinds.items()
+                           if key not in wanted and _same_folder(key)})
+        added = False
+        for key in [k for k in self._watches if k not in wanted]:
+            try:
+                self._observer.unschedule(self._watches.pop(key))
+            except Exception:  # its folder is gone, and its watch with it
+                pass
+            self._watch_kinds.pop(key, None)
+        for key, recursive in wanted.items():
+            if key in self._watches:
+                continue
+            try:
+                self._watches[key] = self._observer.schedule(self._handler, os.fsdecode(key[0]), recursive=recursive)
+            except OSError:  # gone again, or not readable: the next look tries again
+                continue
+            self._watch_kinds[key] = recursive
+            added = True
+        if added and self._watched_once:
+            self.changed()
+        self._watched_once = True
 
     def _poll_prefixes(self) -> None:
         """List each s3:// root; a listing that differs from the last one is a change."""
@@ -131,9 +164,11 @@ class Watcher:
                 now = time.monotonic()
                 if now >= next_poll:
                     self._poll_prefixes()
+                    self._refresh_watches(full=False)
                     next_poll = time.monotonic() + self.interval
                 if self._due(time.monotonic()):
                     self._cycle()
+                    self._refresh_watches(full=True)
                     if max_cycles is not None and self.cycles >= max_cycles:
                         break
                     continue
@@ -154,7 +189,8 @@ class Watcher:
         started = time.monotonic()
         try:
             summary = extract(self.sources, db_path=self.db_path, workers=self.workers,
-                              lock_timeout_s=self.lock_timeout_s, batch_files=self.batch_files)
+                              lock_timeout_s=self.lock_timeout_s, batch_files=self.batch_files,
+                              file_time_limit_s=self.file_time_limit_s)
         except (warehouse.WarehouseLockedError, warehouse.WarehouseOpenError, sources.SourceError) as exc:
             self._retry_later()
             self.log(f"{head} extract could not start ({exc}); trying again in {self.interval:g} s")
@@ -195,6 +231,68 @@ class Watcher:
         return f"dbt build FAILED (exit {done.returncode}) in {seconds:.1f} s: {last[-1].strip() if last else ''}"
 
 
+def _folders_to_watch(root: str, follow_links: bool) -> dict[tuple, bool]:
+    """(real path, device, inode) -> recursive, of the folders that hold ``root``'s images.
+
+    inotify does not follow symlinks, so each folder a symlink under the root
+    leads to outside the folders already watched is watched on its own; a
+    folder is visited once (device, inode), so link loops end, and hidden
+    folders are skipped, as in the extract's walk.
+    """
+    from . import paths
+
+    os_root = paths.to_os(root)
+    if not os.path.isdir(os_root):   # an image file given as a source: its folder, not recursively
+        folder = os.path.dirname(os_root)
+        key = _folder_key(folder)
+        return {key: False} if key else {}
+    key = _folder_key(os_root)
+    if key is None:
+        return {}
+    found = {key: True}
+    if not follow_links:
+        return found
+    seen, stack, watched = {key[1:]}, [os_root], [key[0]]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                subfolders = [(e.path, e.is_symlink()) for e in entries
+                              if not e.name.startswith(b".") and _is_folder(e)]
+        except OSError:
+            continue
+        for path, is_link in subfolders:
+            sub = _folder_key(path)
+            if sub is None or sub[1:] in seen:
+                continue
+            seen.add(sub[1:])
+            if is_link and not any(sub[0] == w or sub[0].startswith(w.rstrip(b"/") + b"/") for w in watched):
+                found[sub] = True
+                watched.append(sub[0])
+            stack.append(path)
+    return found
+
+
+def _is_folder(entry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
+
+
+def _folder_key(folder: bytes) -> tuple | None:
+    try:
+        real = os.path.realpath(folder)
+        st = os.stat(real)
+    except OSError:
+        return None
+    return (real, st.st_dev, st.st_ino)
+
+
+def _same_folder(key: tuple) -> bool:
+    return _folder_key(key[0]) == key
+
+
 class _FolderEvents:
     """watchdog handler: any event on an image name or a folder is a change."""
 
@@ -212,6 +310,8 @@ class _FolderEvents:
         names = [os.fsdecode(event.src_path), os.fsdecode(getattr(event, "dest_path", "") or "")]
         if any(n and sources.is_image_name(n) for n in names):
             self._changed()
+        elif event.event_type in ("created", "moved") and any(n and os.path.isdir(n) for n in names):
+            self._changed()   # a symlink to a folder: inotify calls it a file, the walk follows it
 
 
 def install_signal_handlers(watcher: Watcher) -> None:

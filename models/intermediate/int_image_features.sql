@@ -17,18 +17,18 @@ fft as (
     where is_current_version
 ),
 
-spectral_peaks as (
-    select * from {{ ref('stg_raw__metric_spectral_peaks') }}
-    where is_current_version
-),
-
 directional_sharpness as (
     select * from {{ ref('stg_raw__metric_directional_sharpness') }}
     where is_current_version
 ),
 
-edge_sharpness as (
-    select * from {{ ref('stg_raw__metric_edge_sharpness') }}
+screen_texture as (
+    select * from {{ ref('stg_raw__metric_screen_texture') }}
+    where is_current_version
+),
+
+blur_effect as (
+    select * from {{ ref('stg_raw__metric_blur_effect') }}
     where is_current_version
 ),
 
@@ -54,11 +54,11 @@ measured_content as (
     union
     select content_hash from fft
     union
-    select content_hash from spectral_peaks
-    union
     select content_hash from directional_sharpness
     union
-    select content_hash from edge_sharpness
+    select content_hash from screen_texture
+    union
+    select content_hash from blur_effect
     union
     select content_hash from information
     union
@@ -78,16 +78,12 @@ joined as (
         sobel.sobel_magnitude_mean,
         sobel.sobel_magnitude_var,
         fft.fft_hf_mean,
-        spectral_peaks.peak_prominence,
-        spectral_peaks.peak_prominence_max,
-        spectral_peaks.peak_excess,
-        spectral_peaks.peak_excess_max,
         directional_sharpness.dir_sharpness_min,
         directional_sharpness.dir_sharpness_max,
-        edge_sharpness.edge_sharpness,
-        edge_sharpness.edge_sharpness_min_direction,
-        edge_sharpness.edge_density,
-        edge_sharpness.noise_sigma,
+        screen_texture.texture_excess_max,
+        screen_texture.texture_excess_mean,
+        blur_effect.blur_effect,
+        blur_effect.blur_effect_min,
         -- information
         information.grey_entropy,
         -- fingerprints
@@ -106,22 +102,22 @@ joined as (
         image_properties.brightness_p01,
         image_properties.brightness_p99,
         -- feature versions, one per family, and all of them as one comparable string
+        blur_effect.metric_version as blur_effect_version,
         directional_sharpness.metric_version as directional_sharpness_version,
-        edge_sharpness.metric_version as edge_sharpness_version,
         fft.metric_version as fft_version,
         fingerprint.metric_version as fingerprint_version,
         image_properties.metric_version as image_properties_version,
         information.metric_version as information_version,
         laplacian.metric_version as laplacian_version,
-        sobel.metric_version as sobel_version,
-        spectral_peaks.metric_version as spectral_peaks_version
+        screen_texture.metric_version as screen_texture_version,
+        sobel.metric_version as sobel_version
     from measured_content
     left join laplacian on laplacian.content_hash = measured_content.content_hash
     left join sobel on sobel.content_hash = measured_content.content_hash
     left join fft on fft.content_hash = measured_content.content_hash
-    left join spectral_peaks on spectral_peaks.content_hash = measured_content.content_hash
     left join directional_sharpness on directional_sharpness.content_hash = measured_content.content_hash
-    left join edge_sharpness on edge_sharpness.content_hash = measured_content.content_hash
+    left join screen_texture on screen_texture.content_hash = measured_content.content_hash
+    left join blur_effect on blur_effect.content_hash = measured_content.content_hash
     left join information on information.content_hash = measured_content.content_hash
     left join fingerprint on fingerprint.content_hash = measured_content.content_hash
     left join image_properties on image_properties.content_hash = measured_content.content_hash
@@ -130,15 +126,15 @@ joined as (
 final as (
     select
         *,
-        'directional_sharpness=' || coalesce(cast(directional_sharpness_version as {{ dbt.type_string() }}), 'none')
-            || ';edge_sharpness=' || coalesce(cast(edge_sharpness_version as {{ dbt.type_string() }}), 'none')
+        'blur_effect=' || coalesce(cast(blur_effect_version as {{ dbt.type_string() }}), 'none')
+            || ';directional_sharpness=' || coalesce(cast(directional_sharpness_version as {{ dbt.type_string() }}), 'none')
             || ';fft=' || coalesce(cast(fft_version as {{ dbt.type_string() }}), 'none')
             || ';fingerprint=' || coalesce(cast(fingerprint_version as {{ dbt.type_string() }}), 'none')
             || ';image_properties=' || coalesce(cast(image_properties_version as {{ dbt.type_string() }}), 'none')
             || ';information=' || coalesce(cast(information_version as {{ dbt.type_string() }}), 'none')
             || ';laplacian=' || coalesce(cast(laplacian_version as {{ dbt.type_string() }}), 'none')
+            || ';screen_texture=' || coalesce(cast(screen_texture_version as {{ dbt.type_string() }}), 'none')
             || ';sobel=' || coalesce(cast(sobel_version as {{ dbt.type_string() }}), 'none')
-            || ';spectral_peaks=' || coalesce(cast(spectral_peaks_version as {{ dbt.type_string() }}), 'none')
             as feature_versions
     from joined
 )

@@ -88,6 +88,24 @@ def test_second_writer_waits_then_stops_clearly(tmp_path, image_folder):
     assert last_run(db)["status"] == "succeeded"
 
 
+def test_an_analysts_read_only_connection_is_named_as_what_blocks_the_extract(tmp_path, image_folder):
+    db = tmp_path / "w.duckdb"
+    assert run_cli("extract", str(image_folder), "--db", str(db)).returncode == 0
+    analyst = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); print('reading', flush=True); "
+         "time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert analyst.stdout.readline().strip() == "reading"
+        result = run_cli("extract", str(image_folder), "--db", str(db), "--lock-timeout", "1")
+    finally:
+        analyst.kill()
+        analyst.wait()
+    assert result.returncode == 1 and result.stderr.strip().count("\n") == 0, result.stderr
+    assert f"is open read-only in another process (PID {analyst.pid}:" in result.stderr
+    assert "an extract or dbt run" not in result.stderr
+
+
 def test_second_writer_proceeds_when_the_first_finishes(tmp_path, image_folder):
     db = tmp_path / "w.duckdb"
     holder = subprocess.Popen(

@@ -22,6 +22,7 @@ import pytest
 from conftest import last_run, query, write_jpeg
 from image_quality import loader
 from image_quality.measuring import FileTask, measure_file
+from image_quality.metrics import all_families
 
 
 def extract(folder, db, **kw):
@@ -211,3 +212,135 @@ def test_a_file_written_during_a_run_is_recorded_or_stored_consistently(growing_
     else:  # the read fell between two writes: what is stored is exactly what the file held then
         (content_hash, size), = stored
         assert hashlib.sha256(start + b"\0" * (size - len(start))).hexdigest() == content_hash
+
+
+# --- a folder listed but not entered; content read through any readable path --------------------
+
+
+def extract_without_override(prefix, folder, db, bump: str | None = None) -> subprocess.CompletedProcess:
+    """The real loader in another process under ``prefix`` (file modes bind), a family's version
+    raised by one first when ``bump`` names it."""
+    script = textwrap.dedent(f"""
+        import sys
+        from image_quality import loader
+        from image_quality.metrics import families_by_name
+        if {bump!r}:
+            family = type(families_by_name()[{bump!r}])
+            family.version += 1
+        loader.extract([{str(folder)!r}], db_path={str(db)!r}, workers=2)
+    """)
+    return subprocess.run([*prefix, sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+
+
+def test_a_folder_listed_but_not_entered_keeps_its_paths_open(tmp_path, photos):
+    prefix = without_file_permission_override(tmp_path)
+    if prefix is None:
+        pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE (no working setpriv)")
+    folder, db = tmp_path / "uploads", tmp_path / "w.duckdb"
+    write_jpeg(folder / "a.jpg", photos["china"])
+    write_jpeg(folder / "listed" / "c.jpg", photos["flower"])
+    write_jpeg(folder / "listed" / "deeper" / "d.jpg", photos["flower"][:200, :300])
+    assert extract(folder, db).counts.paths_added == 3
+    (folder / "listed").chmod(0o444)   # r--: its names can be listed, nothing in it stat-ed or read
+    try:
+        result = extract_without_override(prefix, folder, db)
+    finally:
+        (folder / "listed").chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert last_run(db)["status"] == "succeeded" and last_run(db)["paths_removed"] == 0
+    assert run_errors(db, 2) == {"listed": ("discover", "unreadable_folder")}
+    for name in ("listed/c.jpg", "listed/deeper/d.jpg"):
+        assert [f for _, f in open_content(db, (folder / name).as_posix())] == [1], name
+    # once enterable again nothing "comes back": it never left
+    again = extract(folder, db)
+    assert (again.counts.paths_added, again.counts.paths_removed, again.counts.files_read) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("bump", [None, "laplacian"], ids=["first-measure", "version-bump"])
+def test_content_is_measured_through_any_readable_path_that_holds_it(tmp_path, photos, bump):
+    prefix = without_file_permission_override(tmp_path)
+    if prefix is None:
+        pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE (no working setpriv)")
+    folder, db = tmp_path / "uploads", tmp_path / "w.duckdb"
+    data = write_jpeg(folder / "a_first.jpg", photos["china"][:300, :400]).read_bytes()
+    (folder / "b_copy.jpg").write_bytes(data)
+    content = hashlib.sha256(data).hexdigest()
+    laplacian = [f for f in all_families() if f.name == "laplacian"][0]
+    if bump:   # measured once; then the smallest name becomes unreadable and a family's version rises
+        extract(folder, db)
+        expected_version = laplacian.version + 1
+    else:      # hashed by a run that died before measuring (both paths in the stat cache, no metrics)
+        from image_quality.measuring import FileTask, measure_file
+        import duckdb
+        from image_quality import warehouse
+        con = duckdb.connect(str(db))
+        try:
+            warehouse.ensure_schema(con, all_families())
+            run_id = warehouse.start_run(con, [folder.as_posix()], "test")
+            run = loader._LoadRun(con, run_id, all_families(), 1, 500, loader.NoProgress())
+            results = [measure_file(FileTask((folder / n).as_posix(), hash_only=True))
+                       for n in ("a_first.jpg", "b_copy.jpg")]
+            for r in results:
+                run._source_root[r.path] = folder.as_posix()
+            run._pending = results
+            run._flush()
+        finally:
+            con.close()
+        expected_version = laplacian.version
+    (folder / "a_first.jpg").chmod(0)
+    try:
+        result = extract_without_override(prefix, folder, db, bump)
+    finally:
+        (folder / "a_first.jpg").chmod(0o644)
+    assert result.returncode == 0, result.stderr
+    assert last_run(db)["status"] == "succeeded"
+    assert query(db, "select count(*) from raw.metric_laplacian where content_hash = ? and metric_version = ?",
+                 [content, expected_version]) == [(1,)]
+    run_id = last_run(db)["run_id"]
+    assert run_errors(db, run_id) == {"a_first.jpg": ("read", "permission_denied")}
+
+
+# --- a full disk ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real 16 MB tmpfs mounted for the test (needs root, or CAP_SYS_ADMIN)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_stores_and_says_the_real_cause(small_filesystem, tmp_path, photos):
+    from conftest import run_cli
+    from s3_server import distinct_jpegs
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    images = distinct_jpegs(photos, 160, size=160)
+    for folder, images in ((first, images[:60]), (second, images[60:])):
+        folder.mkdir()
+        for i, data in enumerate(images):
+            (folder / f"{folder.name}_{i:02d}.jpg").write_bytes(data)
+    db = small_filesystem / "w.duckdb"
+    assert run_cli("extract", str(first), "--db", str(db), "--workers", "2").returncode == 0
+    free = os.statvfs(small_filesystem)
+    with open(small_filesystem / "filler", "wb") as filler:   # all but 64 KB taken
+        filler.write(b"\0" * (free.f_bavail * free.f_frsize - 64 * 1024))  # a few batches fit, then none
+    full = run_cli("extract", str(first), str(second), "--db", str(db), "--workers", "2", "--batch-files", "5")
+    assert full.returncode == 1, full.stderr
+    assert full.stderr.count("\n") == 1 and "Traceback" not in full.stderr, full.stderr
+    assert "No space left on device" in full.stderr
+    (status, message), = query(db, "select status, message from raw.load_runs where run_id = 2")
+    assert status == "failed" and "No space left on device" in message, message
+    # room again: the next run completes, measuring what the failed one could not store
+    (small_filesystem / "filler").unlink()
+    again = run_cli("extract", str(first), str(second), "--db", str(db), "--workers", "2")
+    assert again.returncode == 0, again.stderr
+    assert query(db, "select count(*) from raw.files where valid_to_run is null") == [(160,)]

@@ -114,9 +114,16 @@ def test_seed_parity_on_the_area_resampled_image(tmp_path, name):
     """Larger images: the seed's definitions applied to the area-resampled analysis image."""
     path = write_png(tmp_path / f"{name}.png", LARGE[name])
     img = cv2.imread(str(path))
-    # the policy: grey first, then area averaging of the grey plane alone
-    grey = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), analysis_size(img.shape[1], img.shape[0]),
-                      interpolation=cv2.INTER_AREA)
+    # the policy: grey first, then k x k block means (k the largest of 2, 4, 8 keeping 512 px; the rows
+    # and columns past a multiple of k dropped), then area averaging of the grey plane alone to 512
+    full = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    h, w = full.shape
+    k = max(f for f in (1, 2, 4, 8) if max(h, w) // f >= ANALYSIS_LONG_SIDE)
+    blocks = full[:h - h % k, :w - w % k]
+    if k > 1:  # OpenCV's exact k x k block means (its own rounding to uint8)
+        blocks = cv2.resize(blocks, (w // k, h // k), interpolation=cv2.INTER_AREA)
+        assert np.abs(blocks - full[:h - h % k, :w - w % k].reshape(h // k, k, w // k, k).mean(axis=(1, 3))).max() <= 0.5
+    grey = cv2.resize(blocks, analysis_size(w, h), interpolation=cv2.INTER_AREA)
     ours = measure(path)
     assert max(ours["analysis_width"], ours["analysis_height"]) == ANALYSIS_LONG_SIDE
     assert ours["laplacian_var"] == pytest.approx(cv2.Laplacian(grey, cv2.CV_64F).var(), rel=1e-9)

@@ -271,6 +271,21 @@ def test_a_source_that_cannot_be_listed_is_one_line_and_exit_1(tmp_path, s3_serv
     assert nameless.returncode == 1 and "names no bucket" in nameless.stderr and nameless.stderr.count("\n") == 1
 
 
+def test_a_source_naming_an_object_or_a_misspelt_prefix_is_one_line_and_exit_1(tmp_path, s3_server, bucket, photos):
+    put(s3_server, bucket, {"uploads/2024/a.jpg": distinct_jpegs(photos, 1)[0]})
+    db = tmp_path / "w.duckdb"
+    an_object = extract(db, f"s3://{bucket}/uploads/2024/a.jpg", env=s3_server.env())
+    assert an_object.returncode == 1 and an_object.stderr.count("\n") == 1, an_object.stderr
+    assert f"s3://{bucket}/uploads/2024/a.jpg names an object, not a prefix" in an_object.stderr
+    misspelt = extract(db, f"s3://{bucket}/upload", env=s3_server.env())
+    assert misspelt.returncode == 1 and misspelt.stderr.count("\n") == 1, misspelt.stderr
+    assert f"source s3://{bucket}/upload/ does not exist" in misspelt.stderr
+    assert not db.exists() or query(db, "select count(*) from raw.load_runs") == [(0,)]
+    # the right prefix, and the whole bucket, are read
+    assert extract(db, f"s3://{bucket}/uploads", env=s3_server.env()).returncode == 0
+    assert query(db, "select path from raw.files") == [(f"s3://{bucket}/uploads/2024/a.jpg",)]
+
+
 @pytest.mark.slow
 def test_extract_then_dbt_build_scores_every_image_in_the_bucket(tmp_path, s3_server, bucket, photos):
     from dbt_run import copy_project

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,3 +224,78 @@ def test_a_watch_that_cannot_start_is_one_line_and_exit_1(tmp_path, project):
                            "--project-dir", str(project))
     assert no_db_folder.returncode == 1 and no_db_folder.stderr.count("\n") == 1
     assert "cannot open database" in no_db_folder.stderr
+
+
+def test_a_poison_png_beside_good_files_costs_that_file_only(tmp_path, project, photos):
+    """Issue 18, case 1 under watch: a PNG whose acTL claims 2^31 - 1 frames failed every cycle."""
+    from test_one_file_costs_one_file import png_claiming_frames
+
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    images = distinct_jpegs(photos, 4, size=320)
+    for i, data in enumerate(images[:3]):
+        drop(folder, f"good_{i}.jpg", data)
+    drop(folder, "poison.png", png_claiming_frames(2**31 - 1))
+    db = tmp_path / "w.duckdb"
+    watch = WatchProcess(tmp_path, *watch_args(folder, db, project))
+    try:
+        assert "dbt build ok" in watch.wait_for(r"cycle 1: run 1: 4 added, 0 changed, 0 removed, 1 failed")
+        drop(folder, "good_3.jpg", images[3])   # and the next change is a cycle like any other
+        assert "dbt build ok" in watch.wait_for(r"cycle 2: run 2: 1 added, 0 changed, 0 removed, 0 failed")
+        assert watch.stop() == 0
+    finally:
+        watch.close()
+    scored = dict(query(db, "select path, quality_label from marts.image_quality"))
+    good = {str(folder / f"good_{i}.jpg") for i in range(4)}
+    assert good <= set(scored) and all(scored[p] is not None for p in good)
+    assert query(db, "select path, error_kind from raw.extract_errors") == [(str(folder / "poison.png"), "bad_header")]
+
+
+def test_a_watched_folder_deleted_and_made_again_is_still_watched(tmp_path, project, photos):
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    images = distinct_jpegs(photos, 6, size=320)
+    drop(folder, "first.jpg", images[0])
+    db = tmp_path / "w.duckdb"
+    watch = WatchProcess(tmp_path, *watch_args(folder, db, project))
+    try:
+        watch.wait_for(r"cycle 1: run 1: 1 added")
+        shutil.rmtree(folder)
+        folder.mkdir()
+        time.sleep(1.5)   # the copy comes after the folder is back, as a user's would
+        for i, data in enumerate(images[1:]):
+            drop(folder, f"copied_{i}.jpg", data)
+        watch.wait_for(r"run \d+: 5 added, 0 changed, 1 removed|run \d+: 5 added, 0 changed, 0 removed")
+        assert watch.stop() == 0
+    finally:
+        watch.close()
+    current = {p for (p,) in query(db, "select path from raw.files where valid_to_run is null")}
+    assert current == {str(folder / f"copied_{i}.jpg") for i in range(5)}
+
+
+def test_changes_under_a_symlinked_subfolder_start_a_cycle(tmp_path, project, photos):
+    folder, elsewhere = tmp_path / "uploads", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    images = distinct_jpegs(photos, 3, size=320)
+    drop(folder, "first.jpg", images[0])
+    os.symlink(elsewhere, folder / "linked")
+    db = tmp_path / "w.duckdb"
+    watch = WatchProcess(tmp_path, *watch_args(folder, db, project))
+    try:
+        watch.wait_for(r"cycle 1: run 1: 1 added")
+        drop(elsewhere, "through_the_link.jpg", images[1])
+        watch.wait_for(r"cycle 2: run 2: 1 added")
+        # a link made while watching is followed too, from the cycle its creation starts
+        later = tmp_path / "later"
+        later.mkdir()
+        os.symlink(later, folder / "linked_later")
+        watch.wait_for(r"cycle 3: run 3: 0 added")
+        drop(later, "through_the_new_link.jpg", images[2])
+        watch.wait_for(r"cycle 4: run 4: 1 added")
+        assert watch.stop() == 0
+    finally:
+        watch.close()
+    current = {p for (p,) in query(db, "select path from raw.files where valid_to_run is null")}
+    assert current == {str(folder / "first.jpg"), str(folder / "linked" / "through_the_link.jpg"),
+                       str(folder / "linked_later" / "through_the_new_link.jpg")}

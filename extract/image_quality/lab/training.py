@@ -29,20 +29,26 @@ from ..feature_transforms import TRANSFORMS, transform_features  # noqa: F401  (
 
 CLASSES = ("sharp", "blurry", "moire")
 
-# The model's features (name -> transform), chosen by greedy forward selection
-# under leave-one-photo-out validation on the training generator's set
-# (bench/feature_evidence.py; docs/METRICS.md has the figures): spectral peak
-# prominence (moire as isolated peaks), edge sharpness (blur judged at the
-# image's own edges, so smooth content is not blurry) and spectral excess (moire
-# whose peaks a lens, an angle and perspective spread out). A fourth feature
-# adds nothing under leave-one-photo-out (0.830 -> 0.830), and the Laplacian,
-# Sobel and FFT measures say what edge sharpness says: naive Bayes would count
-# correlated evidence twice.
+# The model's features (name -> transform), chosen on real camera photographs
+# (lab/real_photographs.py), leave-one-source-out (bench/feature_evidence.py;
+# docs/METRICS.md has the figures and the options tried): the blurriest
+# direction's fine/coarse energy ratio (blur, motion blur), the pixel-scale
+# crops' texture excess (a screen's grid), and Crete-Roffet's blur effect (blur
+# judged against the image itself). A fourth feature adds nothing on the real
+# set, and the Laplacian, Sobel and FFT measures say what these say: naive
+# Bayes would count correlated evidence twice.
 DEFAULT_FEATURES: Mapping[str, str] = {
-    "peak_prominence": "identity",
-    "edge_sharpness": "identity",
-    "peak_excess": "identity",
+    "dir_sharpness_min": "identity",
+    "texture_excess_mean": "identity",
+    "blur_effect": "identity",
 }
+
+# What `make train` fits the shipped model on: the real development set's
+# photographs, without the training generator's images. Adding them lowers the
+# real set's leave-one-source-out accuracy (0.883 alone; 0.874 with them at a
+# twentieth of a photograph's weight; 0.811 at full weight): what the
+# generators draw still differs from real photographs (docs/METRICS.md).
+FIT_ON_GENERATED_IMAGES = False
 
 SEED_COLUMNS = ("model_version", "class_label", "class_index", "class_prior",
                 "feature", "feature_transform", "theta", "var")
@@ -220,24 +226,32 @@ def read_labels(labels_csv: str) -> list[tuple[str, str]]:
 
 
 def read_labelled_groups(labels_csv: str) -> list[tuple[str, str, str]]:
-    """(absolute path, label, group) triples; the group is the optional ``photo``
-    column (the source photograph, for leave-one-photo-out validation), else the path."""
+    """(absolute path, label, group) triples from a labels file.
+
+    The image is named by ``path`` (the generators' files) or ``file`` (the
+    real set's), relative to the labels file unless absolute; the group, the
+    unit left out in validation, by ``photo`` (a generated image's source
+    photograph) or ``source_repo`` (a real photograph's source), else the path.
+    """
     from ..sources.local import normalise_path
 
     base = os.path.dirname(os.path.abspath(labels_csv))
     with open(labels_csv, newline="") as fh:
         reader = csv.DictReader(fh)
-        missing = {"path", "label"} - set(reader.fieldnames or ())
+        names = set(reader.fieldnames or ())
+        path_column = "path" if "path" in names else "file"
+        missing = {path_column, "label"} - names
         if missing:
-            raise ValueError(f"{labels_csv} lacks column(s) {sorted(missing)}")
+            raise ValueError(f"{labels_csv} lacks column(s) {sorted(missing)} (an image column is path or file)")
+        group_column = "photo" if "photo" in names else "source_repo"
         triples = []
         for row in reader:
-            path = row["path"].strip()
+            path = row[path_column].strip()
             label = row["label"].strip()
             if not path or not label:
                 continue
             absolute = normalise_path(path if os.path.isabs(path) else os.path.join(base, path))
-            triples.append((absolute, label, (row.get("photo") or "").strip() or absolute))
+            triples.append((absolute, label, (row.get(group_column) or "").strip() or absolute))
     return triples
 
 
@@ -302,25 +316,24 @@ def _feature_tables(con, features: Sequence[str]) -> dict[str, list[str]]:
     return tables
 
 
-def train_model(db_path: str, labels_csv: str, seed_csv: str, model_card: str | None = None,
+def train_model(db_path: str, labels_csv: str | Sequence[str], seed_csv: str, model_card: str | None = None,
                 *, features: Mapping[str, str] | None = None,
                 golden_csv: str | None = None) -> dict:
     """Fit GaussianNB on the labelled images' current features and write the seed.
 
-    Also writes the golden set beside the seed (or to ``golden_csv``) and, when
-    asked, a Markdown model card. Returns a summary: model_version, classes,
-    per-class counts, features, training and cross-validated accuracy, and the
-    labelled paths that had no features (not held now, or not measured).
+    ``labels_csv``: one labels file or several (a generated set and the real
+    set, say), every image of them extracted into ``db_path``. Also writes the
+    golden set beside the seed (or to ``golden_csv``) and, when asked, a
+    Markdown model card. Returns a summary: model_version, classes, per-class
+    counts, features, training and cross-validated accuracy, and the labelled
+    paths that had no features (not held now, or not measured).
     """
-    from sklearn.naive_bayes import GaussianNB
-
-    from .evaluation import Evaluation
-
+    labels_csvs = [labels_csv] if isinstance(labels_csv, (str, os.PathLike)) else list(labels_csv)
     features = dict(features or DEFAULT_FEATURES)
     names, transforms = list(features), list(features.values())
-    labelled = read_labelled_groups(labels_csv)
+    labelled = [triple for csv_path in labels_csvs for triple in read_labelled_groups(csv_path)]
     if not labelled:
-        raise ValueError(f"{labels_csv} holds no labelled paths")
+        raise ValueError(f"{', '.join(map(str, labels_csvs))} hold(s) no labelled paths")
     found = read_features(db_path, [p for p, _, _ in labelled], names)
     used = [(p, label, group) for p, label, group in labelled if p in found]
     unmatched = sorted({p for p, _, _ in labelled if p not in found})
@@ -334,7 +347,7 @@ def train_model(db_path: str, labels_csv: str, seed_csv: str, model_card: str | 
     if not np.isfinite(X).all():
         raise ValueError("a labelled image has a non-finite feature; fix the metrics before training")
 
-    clf = GaussianNB().fit(X, y)
+    clf = fit_gaussian_nb(X, y)
     rows = export_gaussian_nb(clf, names, transforms)
     write_seed(rows, seed_csv)
     golden_csv = golden_csv or os.path.join(os.path.dirname(os.path.abspath(seed_csv)), GOLDEN_FILE_NAME)
@@ -359,44 +372,74 @@ def train_model(db_path: str, labels_csv: str, seed_csv: str, model_card: str | 
         "golden_rows": golden_rows,
     }
     if model_card:
-        _write_model_card(model_card, summary, labels_csv, validation)
+        _write_model_card(model_card, summary, labels_csvs, validation)
     return summary
 
 
-def leave_one_group_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray, classes) -> "Evaluation | None":
-    """Each group's images scored by a model fitted on every other group (None if < 3 groups)."""
+def fit_gaussian_nb(X: np.ndarray, y: np.ndarray):
+    """scikit-learn's GaussianNB with equal class priors: a class is not likelier in an upload
+    because a training set happens to hold more of it."""
     from sklearn.naive_bayes import GaussianNB
 
+    classes = sorted(set(y))
+    return GaussianNB(priors=[1.0 / len(classes)] * len(classes)).fit(X, y)
+
+
+def leave_one_group_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray, classes, *,
+                        also_fit: tuple[np.ndarray, np.ndarray] | None = None) -> "Evaluation | None":
+    """Each group's images scored by a model fitted on every other group (None if < 3 groups).
+
+    ``also_fit`` = (X, y): rows every fold's model is fitted on too (generated
+    images beside real photographs), never scored.
+    """
     from .evaluation import Evaluation
 
-    unique = sorted(set(groups))
-    if len(unique) < 3:
+    if len(set(groups)) < 3:
         return None
-    proba = np.zeros((len(y), len(classes)))
-    for group in unique:
-        held = groups == group
-        model = GaussianNB().fit(X[~held], y[~held])
-        columns = [list(model.classes_).index(c) if c in model.classes_ else None for c in classes]
-        p = model.predict_proba(X[held])
-        proba[held] = np.column_stack([p[:, j] if j is not None else np.zeros(held.sum()) for j in columns])
+    proba = held_out_probabilities(X, y, groups, classes, also_fit=also_fit)
     return Evaluation.from_probabilities(list(y), proba, [str(c) for c in classes])
 
 
-def _write_model_card(path: str, summary: dict, labels_csv: str, validation) -> None:
+def held_out_probabilities(X: np.ndarray, y: np.ndarray, groups: np.ndarray, classes, *,
+                           also_fit: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Each row's class probabilities (columns in ``classes`` order) from a model fitted without its group."""
+    proba = np.zeros((len(y), len(classes)))
+    for group in sorted(set(groups)):
+        held = groups == group
+        X_fit, y_fit = X[~held], y[~held]
+        if also_fit is not None:
+            X_fit, y_fit = np.vstack([X_fit, also_fit[0]]), np.concatenate([y_fit, also_fit[1]])
+        model = fit_gaussian_nb(X_fit, y_fit)
+        columns = [list(model.classes_).index(c) if c in model.classes_ else None for c in classes]
+        p = model.predict_proba(X[held])
+        proba[held] = np.column_stack([p[:, j] if j is not None else np.zeros(held.sum()) for j in columns])
+    return proba
+
+
+def _kind_of_set(labels_csv: str) -> str:
+    """What a labels file describes, from its columns: the real set's or a generator's."""
+    with open(labels_csv, newline="") as fh:
+        columns = set(next(csv.reader(fh), []))
+    if "source_repo" in columns:
+        return "camera photographs, grouped by source repository: `image_quality.lab.real_photographs`"
+    return ("images made by `image-quality demo-data` from photographs our dependencies and Debian's packages "
+            "ship: `image_quality.lab.demo_data`")
+
+
+def _write_model_card(path: str, summary: dict, labels_csvs: Sequence[str], validation) -> None:
     """The model card: deterministic text (no dates, no absolute paths), so a rebuild is bit for bit."""
     lines = [
         f"# Quality model {summary['model_version']}",
         "",
-        "Gaussian naive Bayes (scikit-learn `GaussianNB`, default `var_smoothing`), "
+        "Gaussian naive Bayes (scikit-learn `GaussianNB`, default `var_smoothing`, equal class priors), "
         "scored in SQL by the dbt macro `gaussian_nb_score` from `seeds/gaussian_nb_params.csv`. "
         "Rebuild it with `make train`.",
         "",
         "## Training set",
         "",
-        f"- Labels: `{os.path.relpath(labels_csv)}`: {summary['n_labelled']} images, "
-        f"{summary['n_trained']} with features, from {summary['groups']} source photographs",
-        "- Made by `image-quality demo-data` from photographs scikit-learn and scikit-image ship, "
-        "degraded as cameras degrade them (see `extract/image_quality/lab/demo_data.py`)",
+        "- Labels: " + ", ".join(f"`{os.path.relpath(p)}` ({_kind_of_set(p)})" for p in labels_csvs)
+        + f": {summary['n_labelled']} images, {summary['n_trained']} with features, "
+        f"from {summary['groups']} groups (source repositories or source photographs)",
         "- Classes: " + ", ".join(f"{c} ({summary['class_counts'][c]})" for c in summary["classes"]),
         "",
         "## Features",
@@ -407,11 +450,12 @@ def _write_model_card(path: str, summary: dict, labels_csv: str, validation) -> 
     lines += [f"| `{f}` | {t} | see docs/METRICS.md |" for f, t in summary["features"].items()]
     lines += ["", f"Training accuracy (on the images fitted): {summary['train_accuracy']:.3f}", ""]
     if validation is not None:
-        lines += ["## Leave-one-photo-out validation", "",
-                  "Each source photograph's images are scored by a model fitted on all the other photographs.",
+        lines += ["## Leave-one-group-out validation on the training set", "",
+                  "Each group's images (a source repository's photographs, or a source photograph's generated "
+                  "images) are scored by a model fitted on all the other groups.",
                   ""] + validation.markdown_lines()
     else:
-        lines += ["Too few source photographs for leave-one-photo-out validation."]
+        lines += ["Too few groups for leave-one-group-out validation."]
     lines += ["", "Review the worst-scored images of a new collection before trusting its labels.", ""]
     with open(path, "w") as fh:
         fh.write("\n".join(lines))

@@ -62,7 +62,7 @@ def direction_ratios(image) -> np.ndarray:
 class DirectionalSharpness(MetricFamily):
     name = "directional_sharpness"
     table = "metric_directional_sharpness"
-    version = 2
+    version = 3
     columns = {"dir_sharpness_min": "double", "dir_sharpness_max": "double"}
 
     def calculate(self, image):

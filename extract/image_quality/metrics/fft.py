@@ -40,7 +40,7 @@ MAGNITUDE_FLOOR = 1e-6
 class Fft(MetricFamily):
     name = "fft"
     table = "metric_fft"
-    version = 2
+    version = 3
     columns = {"fft_hf_mean": "double"}
 
     def calculate(self, image):

@@ -40,7 +40,7 @@ def perceptual_hash(grey: np.ndarray) -> int:
 class Fingerprint(MetricFamily):
     name = "fingerprint"
     table = "metric_fingerprint"
-    version = 2
+    version = 3
     columns = {"pixel_hash": "varchar", "perceptual_hash": "bigint"}
 
     def calculate(self, image):

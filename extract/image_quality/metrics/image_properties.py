@@ -25,7 +25,7 @@ def nearest_rank_percentile(histogram: np.ndarray, fraction: float) -> int:
 class ImageProperties(MetricFamily):
     name = "image_properties"
     table = "image_properties"
-    version = 2
+    version = 3
     columns = {
         "format": "varchar",
         "width": "integer",
@@ -44,13 +44,13 @@ class ImageProperties(MetricFamily):
         histogram = image.grey_histogram.astype(np.float64)
         levels = np.arange(256, dtype=np.float64)
         header = image.header
-        return {
-            "format": header.format,
-            "width": header.width,
-            "height": header.height,
-            "colour_mode": header.colour_mode,
-            "channels": header.channels,
-            "frames": header.frames,
+        return {  # header values typed here; decoding.read_header has bounded them
+            "format": str(header.format),
+            "width": int(header.width),
+            "height": int(header.height),
+            "colour_mode": str(header.colour_mode),
+            "channels": int(header.channels),
+            "frames": int(header.frames),
             "analysis_width": image.width,
             "analysis_height": image.height,
             "brightness_mean": float(histogram @ levels / histogram.sum()),

@@ -16,7 +16,7 @@ from .base import MetricFamily
 class Information(MetricFamily):
     name = "information"
     table = "metric_information"
-    version = 2
+    version = 3
     columns = {"grey_entropy": "double"}
 
     def calculate(self, image):

@@ -18,7 +18,7 @@ from .base import MetricFamily
 class Laplacian(MetricFamily):
     name = "laplacian"
     table = "metric_laplacian"
-    version = 2
+    version = 3
     columns = {"laplacian_var": "double"}
 
     def calculate(self, image):

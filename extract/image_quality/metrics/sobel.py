@@ -25,7 +25,7 @@ from .base import MetricFamily
 class Sobel(MetricFamily):
     name = "sobel"
     table = "metric_sobel"
-    version = 2
+    version = 3
     columns = {
         "sobel_x_var": "double",
         "sobel_y_var": "double",

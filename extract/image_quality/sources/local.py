@@ -88,6 +88,13 @@ def _walk_folder(folder: bytes, root: str, seen_dirs: set, walk: Walk) -> Iterat
     except OSError as exc:
         walk.problems.append(WalkProblem(paths.to_text(folder), "unreadable_folder", _reason(exc)))
         return
+    if entries:
+        try:  # listed is not entered: without search permission nothing in it can be stat-ed or read
+            os.stat(folder.rstrip(b"/") + b"/.")
+        except OSError as exc:
+            walk.problems.append(WalkProblem(paths.to_text(folder), "unreadable_folder",
+                                             f"the folder can be listed but not entered: {_reason(exc)}"))
+            return
     subfolders = []
     for entry in entries:
         if entry.name.startswith(b"."):

@@ -59,7 +59,19 @@ def check_source(source: str) -> str:
         prefix += "/"
     root = f"{SCHEME}{bucket}/{prefix}"
     try:
-        _client().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        listed = _client().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        # S3 has no folders: a prefix no key starts with is a folder that does not exist (a
+        # misspelling, or an object's key given as if it were a folder). A bucket may be empty.
+        if prefix and not listed.get("KeyCount", len(listed.get("Contents", ()))):
+            key = prefix[:-1]
+            same = _client().list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", ())
+            if same and same[0]["Key"] == key:
+                raise SourceError(f"source {SCHEME}{bucket}/{key} names an object, not a prefix: give the "
+                                  f"prefix it is under (s3://BUCKET/PREFIX/ lists every image below it)")
+            raise SourceError(f"source {root} does not exist: no object key starts with {prefix!r} "
+                              f"in bucket {bucket}")
+    except SourceError:
+        raise
     except Exception as exc:
         raise SourceError(f"cannot list source {root}: {_describe(exc)}") from None
     return root
