@@ -73,10 +73,12 @@ train: $(STAMP) photographs
 quality: $(STAMP) photographs
 	$(BIN)/python bench/quality_eval.py
 
-## bench: the benchmarks side by side (not part of the tests); CleanVision comes with the bench extra
+## bench: the benchmarks side by side (not part of the tests); CleanVision comes with the bench extra;
+## then the Spark engine's driver memory as the files listed grow 1,000 -> 100,000 (bench/spark_scale.py)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench,spark]'
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/spark_scale.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) report build target logs .pytest_cache

@@ -75,10 +75,11 @@ class MeasuringPool:
     """Runs FileTasks in worker processes; results come back in completion order."""
 
     def __init__(self, workers: int, known_prefixes: np.ndarray,
-                 time_limit_s: float | None = DEFAULT_FILE_TIME_LIMIT_S):
+                 time_limit_s: float | None = DEFAULT_FILE_TIME_LIMIT_S, measure=measure_chunk):
         self.workers = max(1, workers)
         self.known_prefixes = known_prefixes
         self.time_limit_s = time_limit_s
+        self.measure = measure  # what a worker runs on a chunk of FileTasks (a module-level function)
         self._executor: ProcessPoolExecutor | None = None
         self._clock = None
         self._serial = 0
@@ -109,7 +110,7 @@ class MeasuringPool:
         for task in chunk:
             self._serial += 1
             numbered.append((self._serial, task))
-        return self._pool().submit(_measure_timed_chunk, numbered), numbered
+        return self._pool().submit(_measure_timed_chunk, numbered, self.measure), numbered
 
     def _wait(self, futures, return_when=FIRST_COMPLETED):
         """Wait for a future, stopping any worker that has spent longer than the limit on one file."""
@@ -211,7 +212,7 @@ def _init_timed_worker(known_prefixes: np.ndarray, reader_state: dict | None, cl
         _clock[_slot * _SLOT_FIELDS] = os.getpid()
 
 
-def _measure_timed_chunk(numbered: list[tuple[int, FileTask]]) -> list[FileResult]:
+def _measure_timed_chunk(numbered: list[tuple[int, FileTask]], measure=measure_chunk) -> list[FileResult]:
     """What a pool worker runs: each file of a chunk, noting in the shared clock which one and since when."""
     results = []
     base = _slot * _SLOT_FIELDS
@@ -220,7 +221,7 @@ def _measure_timed_chunk(numbered: list[tuple[int, FileTask]]) -> list[FileResul
             _clock[base + 2] = 0.0
             _clock[base + 1] = serial
             _clock[base + 2] = time.monotonic()
-        results.append(measure_chunk([task])[0])
+        results.append(measure([task])[0])
         if _clock is not None:
             _clock[base + 2] = 0.0
     return results

@@ -39,10 +39,11 @@ def dbt_env(db: Path) -> dict[str, str]:
     return {"IMAGE_QUALITY_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
-def run_dbt(project: Path, db: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+def run_dbt(project: Path, db: Path, *args: str, env: dict[str, str] | None = None,
+            timeout: float = DBT_TIMEOUT_S) -> tuple[int, str]:
     """(exit code, output) of one dbt command against ``db`` (``env``: more environment variables)."""
     done = subprocess.run(dbt_command(project, *args), env=dict(os.environ, **dbt_env(db), **(env or {})),
-                          capture_output=True, text=True, timeout=DBT_TIMEOUT_S)
+                          capture_output=True, text=True, timeout=timeout)
     return done.returncode, done.stdout + done.stderr
 
 

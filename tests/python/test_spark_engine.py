@@ -35,6 +35,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]  # real Spark sessions and db
 
 RELATIVE_TOLERANCE = 1e-12
 SPARK_TIMEOUT_S = 1500
+SPARK_DBT_TIMEOUT_S = 3600  # over 200 dbt nodes at a few seconds each; a loaded machine took 25 min
 POISON_MARKER = b"SEGFAULT-IN-THE-DECODER"
 
 
@@ -118,7 +119,7 @@ def second_run_changes(folder: Path, photos) -> None:
 def spark_extract(folder: Path, warehouse: Path, *extra: str):
     env = dict(crashing_env(), IMAGE_QUALITY_SPARK_WAREHOUSE=str(warehouse))
     return run_cli("extract", str(folder), "--engine", "spark", "--spark-master", "local[2]", *extra,
-                   env=env, timeout=SPARK_TIMEOUT_S)
+                   env=env, timeout=SPARK_DBT_TIMEOUT_S)
 
 
 def duckdb_extract(folder: Path, db: Path):
@@ -130,7 +131,8 @@ def duckdb_extract(folder: Path, db: Path):
 def spark_dbt(project: Path, warehouse: Path, *args: str) -> tuple[int, str]:
     env = {"IMAGE_QUALITY_SPARK_WAREHOUSE": str(warehouse), "IMAGE_QUALITY_SPARK_MASTER": "local[2]",
            "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
-    return run_dbt(project, Path("unused.duckdb"), *args, "--target", "spark", env=env)
+    # dbt-spark takes a few seconds a node (the project has over 200): far longer than on DuckDB
+    return run_dbt(project, Path("unused.duckdb"), *args, "--target", "spark", env=env, timeout=SPARK_DBT_TIMEOUT_S)
 
 
 def labels(sql_from: str, db: Path | None = None) -> dict:

@@ -93,7 +93,7 @@ def check_pyspark() -> None:
                                f"pip install 'image-quality[spark]'") from None
 
 
-def session_config(master: str, warehouse: Path) -> dict[str, str]:
+def session_config(master: str, warehouse: Path, arrow_batch_rows: int = 32) -> dict[str, str]:
     """Spark settings of an image-quality session (the dbt profile's spark target mirrors them)."""
     return {
         "spark.master": master,
@@ -103,12 +103,14 @@ def session_config(master: str, warehouse: Path) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": metastore_url(warehouse),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -Dderby.stream.error.file={warehouse / 'derby.log'}",
         "spark.driver.memory": DRIVER_MEMORY,
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.driver.host": "127.0.0.1",
+        # loopback unless SPARK_LOCAL_IP names the address a cluster's executors reach the driver at
+        "spark.driver.bindAddress": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        "spark.driver.host": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
-        # one task per file batch; the measuring pool inside a task is the isolation
-        "spark.sql.execution.arrow.maxRecordsPerBatch": "16",
+        # rows of paths (not bytes) per Arrow batch into a Python worker: a few dozen files
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(int(arrow_batch_rows)),
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.sql.shuffle.partitions": "4",
         # partitions are found by listing the folders, not kept in the Derby
@@ -118,7 +120,7 @@ def session_config(master: str, warehouse: Path) -> dict[str, str]:
     }
 
 
-def start_session(master: str | None = None, warehouse: Path | None = None):
+def start_session(master: str | None = None, warehouse: Path | None = None, arrow_batch_rows: int = 32):
     """A SparkSession on ``master`` over ``warehouse``; raises SparkUnavailable with one line if it cannot."""
     check_java()
     check_pyspark()
@@ -133,7 +135,7 @@ def start_session(master: str | None = None, warehouse: Path | None = None):
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder
-    for key, value in session_config(master, warehouse).items():
+    for key, value in session_config(master, warehouse, arrow_batch_rows).items():
         builder = builder.config(key, value)
     try:
         spark = builder.enableHiveSupport().getOrCreate()
