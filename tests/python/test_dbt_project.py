@@ -233,7 +233,7 @@ def test_image_quality_exposes_the_contract(built):
                                      where {' or '.join(f'q.{f} is distinct from s.{f}' for f in features)}""")
     assert differing == [(0,)]
     # no measure the model does not read stands in for its features
-    unused = {"laplacian_var", "sobel_x_var", "sobel_y_var", "fft_hf_mean", "peak_prominence", "edge_density"}
+    unused = {"laplacian_var", "sobel_x_var", "sobel_y_var", "fft_hf_mean", "texture_excess_max", "blur_effect_min"}
     assert not (unused - set(features)) & set(columns), sorted((unused - set(features)) & set(columns))
     # the labels are the ones the scores table holds for the path's content
     mismatched = query(built.db, """select count(*) from marts.image_quality q
