@@ -45,9 +45,10 @@ DEFAULT_FEATURES: Mapping[str, str] = {
 
 # What `make train` fits the shipped model on: the real development set's
 # photographs, without the training generator's images. Adding them lowers the
-# real set's leave-one-source-out accuracy (0.883 alone; 0.874 with them at a
-# twentieth of a photograph's weight; 0.811 at full weight): what the
-# generators draw still differs from real photographs (docs/METRICS.md).
+# real set's leave-one-source-out accuracy (0.883 alone; 0.847 with the
+# generator of 2026-12-07 at full weight; with the one before, 0.811, and 0.874
+# at a twentieth of a photograph's weight): what the generators draw still
+# differs from real photographs (docs/METRICS.md, make quality part 0).
 FIT_ON_GENERATED_IMAGES = False
 
 SEED_COLUMNS = ("model_version", "class_label", "class_index", "class_prior",
