@@ -68,6 +68,7 @@ class Watcher:
         self._handler = None
         self._watches: dict[tuple, object] = {}       # (real path, device, inode) -> watchdog's watch
         self._watch_kinds: dict[tuple, bool] = {}     # ... -> recursive
+        self._deleted_folders: set[bytes] = set()     # watched folders whose own deletion was seen
         self._watched_once = False
 
     # -- what starts a cycle -----------------------------------------------------------
@@ -80,6 +81,12 @@ class Watcher:
             if self._pending_since is None:
                 self._pending_since = now
         self._wake.set()
+
+    def folder_deleted(self, path: bytes) -> None:
+        """A folder was deleted (event thread): if it is a watched one, its watch died with it."""
+        with self._lock:
+            self._deleted_folders.add(path)
+        self.changed()
 
     def stop(self, *_signal_args) -> None:
         self._stopping.set()
@@ -101,7 +108,7 @@ class Watcher:
         except ImportError:
             raise sources.SourceError("watching folders needs watchdog: pip install 'image-quality[watch]'") from None
 
-        self._handler = _FolderEvents(self.changed)
+        self._handler = _FolderEvents(self.changed, self.folder_deleted)
         self._observer = Observer()
         self._observer.daemon = True
         self._observer.start()
@@ -120,8 +127,11 @@ class Watcher:
         if not full:   # keep the linked folders found by the last full look
             wanted.update({key: recursive for key, recursive in self._watch_kinds.items()
                            if key not in wanted and _same_folder(key)})
+        with self._lock:
+            deleted, self._deleted_folders = self._deleted_folders, set()
         added = False
-        for key in [k for k in self._watches if k not in wanted]:
+        # a folder made again may reuse the deleted one's inode, and so its key: its watch is dead all the same
+        for key in [k for k in self._watches if k not in wanted or k[0] in deleted]:
             try:
                 self._observer.unschedule(self._watches.pop(key))
             except Exception:  # its folder is gone, and its watch with it
@@ -296,11 +306,15 @@ def _same_folder(key: tuple) -> bool:
 class _FolderEvents:
     """watchdog handler: any event on an image name or a folder is a change."""
 
-    def __init__(self, changed: Callable[[], None]):
+    def __init__(self, changed: Callable[[], None], folder_deleted: Callable[[bytes], None]):
         self._changed = changed
+        self._folder_deleted = folder_deleted
 
     def dispatch(self, event) -> None:
         if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory and event.event_type == "deleted":
+            self._folder_deleted(os.fsencode(event.src_path))
             return
         if event.is_directory:
             # a folder's own "modified" is any file inside it, the warehouse's too: not a change
