@@ -70,7 +70,10 @@ def main() -> None:
     if args.model_card and real is not None:
         shipped_real, on_training_generator = real
         card = args.model_card.read_text().rstrip("\n")
-        args.model_card.write_text(card + "\n\n## On real photographs (leave-one-source-out)\n\n"
+        args.model_card.write_text(card + "\n\n## Where and when\n\n"
+                                   f"Measured by `make train` on {_machine()}; the date is this file's last commit "
+                                   "(`git log -1 docs/quality_model.md`): the card holds no date, so a rebuild is "
+                                   "bit for bit.\n\n## On real photographs (leave-one-source-out)\n\n"
                                    "Camera photographs no one here made (`image_quality.lab.real_photographs`; "
                                    "kept outside the repository, most carry no licence).\n\n"
                                    + "\n".join(shipped_real.markdown_lines()) + "\n\n"
@@ -79,6 +82,19 @@ def main() -> None:
                                    f"--n {args.n} --seed {args.seed} --photographs installed`), scikit-learn's "
                                    "predictions on the extracted features.\n\n"
                                    + "\n".join(on_training_generator.markdown_lines()) + "\n")
+
+
+def _machine() -> str:
+    """The processor model and core count, as /proc/cpuinfo and os.cpu_count say."""
+    import os
+
+    model = "an unknown processor"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def real_set_figures(args):
