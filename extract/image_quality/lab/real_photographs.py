@@ -57,15 +57,6 @@ def read_set(root: str | os.PathLike) -> list[RealPhotograph]:
                 for row in reader if row["file"].strip() and row["label"].strip()]
 
 
-def leave_one_source_out(X: np.ndarray, y: np.ndarray, sources: np.ndarray, classes, *,
-                         also_fit: tuple[np.ndarray, np.ndarray] | None = None):
-    """Each source's photographs scored by a GaussianNB fitted on every other source's
-    (plus ``also_fit`` = (X, y), e.g. generated images, when given): an Evaluation over all."""
-    from .training import leave_one_group_out
-
-    return leave_one_group_out(X, y, sources, classes, also_fit=also_fit)
-
-
 @dataclass
 class RealSetFigures:
     """The real set scored leave-one-source-out by one recipe (features, what the folds are fitted on)."""
